@@ -1,0 +1,392 @@
+//! The keeper: the grader binary re-executed inside a cell's new user, network
+//! and PID namespaces (see `namespace` for the side that starts it).
+//!
+//! The keeper brings the loopback interface up, forks the namespace's PID 1 (a
+//! reaper that can also kill every process of the namespace at once), and then
+//! serves requests from the grader over a `SOCK_SEQPACKET` socket on its
+//! standard input: start a program, create a socket (sent back with
+//! `SCM_RIGHTS`, so the grader's own exchanges happen inside the cell's network
+//! namespace without the grader ever joining it), signal everything. It reports
+//! each program's exit. When the grader closes the socket or dies, the keeper
+//! kills PID 1 and the kernel kills every other process of the namespace.
+
+use std::collections::HashMap;
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
+use nix::unistd::{ForkResult, Pid, fork};
+use serde::{Deserialize, Serialize};
+
+use super::limits::Rlimits;
+use crate::lab::Transport;
+
+/// The first argument that turns the grader binary into a keeper.
+pub const KEEPER_ARG: &str = "__socklab-cell-keeper";
+
+/// Largest control message; requests carry a command line and environment.
+pub(super) const MAX_MESSAGE: usize = 256 * 1024;
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(super) enum Request {
+    /// Start a program; its stdin, stdout and stderr arrive as three fds.
+    Spawn {
+        id: u64,
+        program: String,
+        args: Vec<String>,
+        cwd: String,
+        env: Vec<(String, String)>,
+        rlimits: Rlimits,
+    },
+    /// Create a socket in the cell's network namespace.
+    Socket { id: u64, transport: Transport },
+    /// Send SIGTERM (`kill: false`) or SIGKILL to every process of the cell.
+    SignalAll { kill: bool },
+}
+
+#[derive(Serialize, Deserialize, Debug)]
+pub(super) enum Reply {
+    Ready {
+        init_pid: i32,
+    },
+    Spawned {
+        id: u64,
+        pid: i32,
+    },
+    /// The socket is attached as one fd.
+    Socket {
+        id: u64,
+    },
+    Failed {
+        id: u64,
+        error: String,
+    },
+    Exited {
+        pid: i32,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+}
+
+/// Signals PID 1 waits for: a child changed state, or kill everything.
+const TERM_ALL: Signal = Signal::SIGUSR1;
+const KILL_ALL: Signal = Signal::SIGUSR2;
+
+/// Entry point of the keeper process. Never returns.
+pub fn run() -> ! {
+    // SAFETY: the grader started us with the control socket as stdin.
+    let control = unsafe { OwnedFd::from_raw_fd(0) };
+    let status = match serve(control.as_fd()) {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("socklab cell keeper: {err}");
+            1
+        }
+    };
+    std::process::exit(status)
+}
+
+fn serve(control: BorrowedFd<'_>) -> std::io::Result<()> {
+    bring_loopback_up()?;
+    // SAFETY: the keeper is single-threaded at this point.
+    let init_pid = match unsafe { fork() }? {
+        ForkResult::Child => init_main(),
+        ForkResult::Parent { child } => child,
+    };
+    send(
+        control,
+        &Reply::Ready {
+            init_pid: init_pid.as_raw(),
+        },
+        &[],
+    )?;
+    let mut children: HashMap<i32, (Child, OwnedFd)> = HashMap::new();
+    let result = serve_requests(control, init_pid, &mut children);
+    let _ = kill(init_pid, Signal::SIGKILL);
+    for (child, _) in children.values_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let _ = nix::sys::wait::waitpid(init_pid, None);
+    result
+}
+
+fn serve_requests(
+    control: BorrowedFd<'_>,
+    init_pid: Pid,
+    children: &mut HashMap<i32, (Child, OwnedFd)>,
+) -> std::io::Result<()> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    loop {
+        let pids: Vec<i32> = children.keys().copied().collect();
+        let mut fds = vec![PollFd::new(control, PollFlags::POLLIN)];
+        fds.extend(
+            pids.iter()
+                .map(|pid| PollFd::new(children[pid].1.as_fd(), PollFlags::POLLIN)),
+        );
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => return Err(err.into()),
+            Ok(_) => {}
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|fd| fd.revents().is_some_and(|events| !events.is_empty()))
+            .collect();
+        drop(fds);
+        for (index, pid) in pids.iter().enumerate() {
+            if ready[index + 1] {
+                report_exit(control, children, *pid)?;
+            }
+        }
+        if ready[0] {
+            let Some((request, fds)) = receive(control)? else {
+                return Ok(()); // The grader closed the cell.
+            };
+            handle(control, init_pid, children, request, fds)?;
+        }
+    }
+}
+
+fn report_exit(
+    control: BorrowedFd<'_>,
+    children: &mut HashMap<i32, (Child, OwnedFd)>,
+    pid: i32,
+) -> std::io::Result<()> {
+    use std::os::unix::process::ExitStatusExt;
+    let Some((child, _)) = children.get_mut(&pid) else {
+        return Ok(());
+    };
+    if let Some(status) = child.try_wait()? {
+        children.remove(&pid);
+        send(
+            control,
+            &Reply::Exited {
+                pid,
+                code: status.code(),
+                signal: status.signal(),
+            },
+            &[],
+        )?;
+    }
+    Ok(())
+}
+
+fn handle(
+    control: BorrowedFd<'_>,
+    init_pid: Pid,
+    children: &mut HashMap<i32, (Child, OwnedFd)>,
+    request: Request,
+    mut fds: Vec<OwnedFd>,
+) -> std::io::Result<()> {
+    match request {
+        Request::Spawn {
+            id,
+            program,
+            args,
+            cwd,
+            env,
+            rlimits,
+        } => {
+            if fds.len() != 3 {
+                return send(
+                    control,
+                    &Reply::Failed {
+                        id,
+                        error: "spawn needs three fds".into(),
+                    },
+                    &[],
+                );
+            }
+            let stderr = fds.pop().expect("three fds");
+            let stdout = fds.pop().expect("three fds");
+            let stdin = fds.pop().expect("three fds");
+            let mut command = Command::new(&program);
+            command
+                .args(&args)
+                .current_dir(&cwd)
+                .env_clear()
+                .envs(env)
+                .stdin(Stdio::from(stdin))
+                .stdout(Stdio::from(stdout))
+                .stderr(Stdio::from(stderr));
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    nix::unistd::setsid()?;
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                    rlimits.apply()
+                });
+            }
+            match command.spawn() {
+                Ok(child) => {
+                    let pid = child.id() as i32;
+                    let pidfd = pidfd_open(pid)?;
+                    children.insert(pid, (child, pidfd));
+                    send(control, &Reply::Spawned { id, pid }, &[])
+                }
+                Err(err) => send(
+                    control,
+                    &Reply::Failed {
+                        id,
+                        error: err.to_string(),
+                    },
+                    &[],
+                ),
+            }
+        }
+        Request::Socket { id, transport } => match super::new_socket(transport) {
+            Ok(socket) => {
+                let fd = OwnedFd::from(socket);
+                send(control, &Reply::Socket { id }, &[fd.as_raw_fd()])
+            }
+            Err(err) => send(
+                control,
+                &Reply::Failed {
+                    id,
+                    error: err.to_string(),
+                },
+                &[],
+            ),
+        },
+        Request::SignalAll { kill: kill_them } => {
+            let _ = kill(init_pid, if kill_them { KILL_ALL } else { TERM_ALL });
+            Ok(())
+        }
+    }
+}
+
+/// PID 1 of the cell: reaps orphans and, on request, signals every process
+/// of the namespace. It has no way out of the namespace and dies with the keeper.
+fn init_main() -> ! {
+    extern "C" fn ignore(_: nix::libc::c_int) {}
+    // Dies with the keeper. (Its parent lives outside this PID namespace, so
+    // getppid() reads 0 here and cannot be used to check for a race.)
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    let mut wanted = SigSet::empty();
+    for signal in [Signal::SIGCHLD, TERM_ALL, KILL_ALL] {
+        wanted.add(signal);
+        // PID 1 only receives signals it handles, even blocked ones, so each
+        // gets a handler that does nothing; sigwait below picks them up.
+        let action = nix::sys::signal::SigAction::new(
+            nix::sys::signal::SigHandler::Handler(ignore),
+            nix::sys::signal::SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing.
+        let _ = unsafe { nix::sys::signal::sigaction(signal, &action) };
+    }
+    let _ = wanted.thread_block();
+    loop {
+        let Ok(signal) = wanted.wait() else { continue };
+        match signal {
+            Signal::SIGCHLD => {
+                while let Ok(status) = nix::sys::wait::waitpid(
+                    Pid::from_raw(-1),
+                    Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+                ) {
+                    if status == nix::sys::wait::WaitStatus::StillAlive {
+                        break;
+                    }
+                }
+            }
+            // kill(-1) from PID 1 reaches every process of the namespace but itself.
+            signal if signal == TERM_ALL => {
+                let _ = kill(Pid::from_raw(-1), Signal::SIGTERM);
+            }
+            _ => {
+                let _ = kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain system call; the returned fd is owned by us.
+    let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A fresh network namespace has its loopback interface down.
+fn bring_loopback_up() -> std::io::Result<()> {
+    use nix::libc;
+    let socket = super::new_socket(Transport::Udp)?;
+    // SAFETY: ifreq is plain data; the ioctls read and write only it.
+    unsafe {
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+            *slot = *byte as libc::c_char;
+        }
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Sends one message with optional fds attached.
+pub(super) fn send<T: Serialize>(
+    control: BorrowedFd<'_>,
+    message: &T,
+    fds: &[RawFd],
+) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+    let rights = [ControlMessage::ScmRights(fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+    sendmsg::<()>(
+        control.as_raw_fd(),
+        &[IoSlice::new(&bytes)],
+        cmsgs,
+        MsgFlags::MSG_NOSIGNAL,
+        None,
+    )?;
+    Ok(())
+}
+
+/// Receives one message and the fds attached to it; `None` at end of stream.
+pub(super) fn receive<T: for<'de> Deserialize<'de>>(
+    control: BorrowedFd<'_>,
+) -> std::io::Result<Option<(T, Vec<OwnedFd>)>> {
+    let mut buffer = vec![0u8; MAX_MESSAGE];
+    let mut space = nix::cmsg_space!([RawFd; 3]);
+    let (length, fds) = loop {
+        let mut iov = [IoSliceMut::new(&mut buffer)];
+        match recvmsg::<()>(
+            control.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(err) => return Err(err.into()),
+            Ok(message) => {
+                let mut fds = Vec::new();
+                for cmsg in message.cmsgs()? {
+                    if let ControlMessageOwned::ScmRights(raw) = cmsg {
+                        // SAFETY: the kernel just installed these fds for us.
+                        fds.extend(
+                            raw.into_iter()
+                                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                        );
+                    }
+                }
+                break (message.bytes, fds);
+            }
+        }
+    };
+    if length == 0 {
+        return Ok(None);
+    }
+    let message = serde_json::from_slice(&buffer[..length]).map_err(std::io::Error::other)?;
+    Ok(Some((message, fds)))
+}

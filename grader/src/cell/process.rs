@@ -1,0 +1,162 @@
+//! The process tier: programs run as ordinary child processes.
+//!
+//! Each program leads a new process group and carries the cell marker in its
+//! environment. Stopping a cell signals the group, then repeatedly kills every
+//! descendant and every marked process until none is left, which catches
+//! `setsid` daemons and double forks whose parent already exited. What this
+//! tier cannot stop (a process that scrubs its environment and escapes the
+//! tree) is listed in docs/ISOLATION.md.
+
+use std::collections::HashSet;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::Pid;
+
+use super::limits::Rlimits;
+use super::procfs::{self, Listener};
+use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
+use crate::limits::Limits;
+use crate::outcome::ExitReport;
+
+pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
+    let rlimits = Rlimits::new(limits, false);
+    let (stdout_read, stdout_write) = nix::unistd::pipe()?;
+    let (stderr_read, stderr_write) = nix::unistd::pipe()?;
+    let mut command = Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .current_dir(&spec.cwd)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdout(Stdio::from(stdout_write))
+        .stderr(Stdio::from(stderr_write))
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .process_group(0);
+    // SAFETY: the closure only makes async-signal-safe system calls (prctl,
+    // setrlimit) and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            // If the grader dies, its direct children die with it.
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            rlimits.apply()
+        });
+    }
+    let mut child = command.spawn()?;
+    drop(command);
+    let pid = child.id() as i32;
+    let limit = (limits.output_kb as usize) * 1024;
+    let stdout = Capture::start(stdout_read, limit, "stdout")?;
+    let stderr = Capture::start(stderr_read, limit, "stderr")?;
+    let mut helpers = Vec::new();
+    if let (Some(input), Some(bytes)) = (child.stdin.take(), spec.stdin.clone()) {
+        helpers.push(feed_stdin(OwnedFd::from(input), bytes)?);
+    }
+    let exit = ExitWatch::default();
+    let recorder = exit.clone();
+    helpers.push(
+        std::thread::Builder::new()
+            .name(format!("wait-{pid}"))
+            .spawn(move || match child.wait() {
+                Ok(status) => recorder.record(status.into()),
+                Err(_) => recorder.record(ExitReport::Code(-1)),
+            })?,
+    );
+    Ok(CellProcess {
+        pid,
+        exit,
+        stdout,
+        stderr,
+        helpers,
+    })
+}
+
+/// Writes `bytes` to a child's stdin on a thread, then closes it: a client
+/// that never reads its input must not block the grader.
+pub(super) fn feed_stdin(
+    input: OwnedFd,
+    bytes: Vec<u8>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            use std::io::Write;
+            let mut input = std::fs::File::from(input);
+            let _ = input.write_all(&bytes);
+        })
+}
+
+/// Sockets bound by `pid` or any of its descendants.
+pub fn listeners_of(pid: i32) -> Vec<Listener> {
+    let all = procfs::listeners(std::path::Path::new("/proc/self/net"));
+    if all.is_empty() {
+        return all;
+    }
+    // The main process is checked first: it is almost always the one that binds.
+    let mut owned = procfs::socket_inodes(pid);
+    if !all.iter().any(|listener| owned.contains(&listener.inode)) {
+        for descendant in procfs::descendants(pid).into_iter().skip(1) {
+            owned.extend(procfs::socket_inodes(descendant));
+        }
+    }
+    all.into_iter()
+        .filter(|listener| owned.contains(&listener.inode))
+        .collect()
+}
+
+/// `main_alive`: whether `pid` still names the cell's main program. Once it has
+/// been reaped the number may belong to an unrelated process, so only the
+/// process group (which keeps its number reserved) and the marker are used.
+pub fn signal_cell(pid: i32, marker: &str, signal: Signal, main_alive: bool) {
+    let _ = killpg(Pid::from_raw(pid), signal);
+    for member in members(pid, marker, main_alive) {
+        let _ = kill(Pid::from_raw(member), signal);
+    }
+}
+
+/// Kills every process of the cell, again and again until none is left: a
+/// fork loop may create new ones while the first are being killed.
+pub fn kill_cell(pid: i32, marker: &str, main_alive: bool) {
+    const ROUNDS: usize = 100;
+    let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+    for _ in 0..ROUNDS {
+        let alive: Vec<i32> = members(pid, marker, main_alive)
+            .into_iter()
+            .filter(|&member| !is_zombie(member))
+            .collect();
+        if alive.is_empty() {
+            return;
+        }
+        for member in alive {
+            // Stopping first keeps a forking process from replacing itself
+            // between our scan and our kill.
+            let _ = kill(Pid::from_raw(member), Signal::SIGSTOP);
+            let _ = kill(Pid::from_raw(member), Signal::SIGKILL);
+        }
+    }
+}
+
+fn members(pid: i32, marker: &str, main_alive: bool) -> HashSet<i32> {
+    let mut found: HashSet<i32> = procfs::processes_marked(marker).into_iter().collect();
+    if main_alive {
+        found.extend(procfs::descendants(pid));
+    }
+    found.remove(&(std::process::id() as i32));
+    found
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}

@@ -1,0 +1,170 @@
+//! What `/proc` tells about a cell: which sockets are bound, which processes
+//! belong to it.
+//!
+//! Readiness is read here rather than probed: connecting to a student's server
+//! to see whether it is up would be a request it could count (a textbook TCP
+//! server would even serve the probe and move on). `/proc/<pid>/net/*` lists
+//! the sockets of the network namespace `pid` lives in, and
+//! `/proc/<pid>/fd/*` links name the socket inodes a process holds.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+
+use crate::lab::Transport;
+
+/// A bound socket: a TCP socket in LISTEN state, or any bound UDP socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Listener {
+    pub transport: Transport,
+    pub port: u16,
+    pub inode: u64,
+}
+
+/// Every listener in the network namespace that `net_dir` describes
+/// (`/proc/self/net` or `/proc/<pid>/net`).
+pub fn listeners(net_dir: &Path) -> Vec<Listener> {
+    let mut found = Vec::new();
+    for (file, transport) in [
+        ("tcp", Transport::Tcp),
+        ("tcp6", Transport::Tcp),
+        ("udp", Transport::Udp),
+        ("udp6", Transport::Udp),
+    ] {
+        let Ok(table) = fs::read_to_string(net_dir.join(file)) else {
+            continue;
+        };
+        found.extend(
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| parse_socket_line(line, transport)),
+        );
+    }
+    found
+}
+
+/// Parses one row of `/proc/net/{tcp,udp}[6]`:
+/// `sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …`.
+fn parse_socket_line(line: &str, transport: Transport) -> Option<Listener> {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let local = fields.get(1)?;
+    let state = fields.get(3)?;
+    let inode: u64 = fields.get(9)?.parse().ok()?;
+    let port = u16::from_str_radix(local.rsplit(':').next()?, 16).ok()?;
+    const TCP_LISTEN: &str = "0A";
+    let bound = match transport {
+        Transport::Tcp => *state == TCP_LISTEN,
+        Transport::Udp => port != 0,
+    };
+    (bound && inode != 0).then_some(Listener {
+        transport,
+        port,
+        inode,
+    })
+}
+
+/// Socket inodes held open by process `pid`.
+pub fn socket_inodes(pid: i32) -> HashSet<u64> {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_str()?;
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// `pid` and every process descended from it, found through parent links.
+pub fn descendants(pid: i32) -> Vec<i32> {
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    for (child, parent) in all_processes().filter_map(|child| Some((child, parent_of(child)?))) {
+        children.entry(parent).or_default().push(child);
+    }
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        if let Some(kids) = children.get(&found[next]) {
+            found.extend(kids);
+        }
+        next += 1;
+    }
+    found
+}
+
+/// Processes whose environment carries `marker` (`NAME=value`): every process
+/// a cell starts inherits it, even one that left the cell's process group or
+/// lost its parent.
+pub fn processes_marked(marker: &str) -> Vec<i32> {
+    let needle = marker.as_bytes();
+    all_processes()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .map(|environ| environ.split(|&b| b == 0).any(|entry| entry == needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+fn all_processes() -> impl Iterator<Item = i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+}
+
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may itself contain spaces or
+    // parentheses, so fields are counted from the last `)`.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    after_name.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_listening_and_bound_rows() {
+        let tcp = "   0: 0100007F:2EE0 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0";
+        assert_eq!(
+            parse_socket_line(tcp, Transport::Tcp),
+            Some(Listener {
+                transport: Transport::Tcp,
+                port: 12000,
+                inode: 4242
+            })
+        );
+        let established = tcp.replace(" 0A ", " 01 ");
+        assert_eq!(parse_socket_line(&established, Transport::Tcp), None);
+        let udp = "  5: 00000000:2EE0 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 77 2 0000000000000000 0";
+        assert_eq!(
+            parse_socket_line(udp, Transport::Udp).map(|l| l.port),
+            Some(12000)
+        );
+    }
+
+    #[test]
+    fn finds_this_process_and_its_sockets() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let me = std::process::id() as i32;
+        let mine = socket_inodes(me);
+        let found = listeners(Path::new("/proc/self/net"));
+        assert!(
+            found
+                .iter()
+                .any(|l| l.port == port && mine.contains(&l.inode))
+        );
+        assert!(descendants(me).contains(&me));
+        assert_eq!(parent_of(me), Some(nix::unistd::getppid().as_raw()));
+    }
+}

@@ -1,0 +1,776 @@
+//! Client tests: the grader plays the server (a scripted peer in the cell),
+//! runs the student's client with the test's standard input, and checks what
+//! the client sent, printed and exited with.
+//!
+//! Each test gets its own cell, so a client that left something running cannot
+//! disturb the next test.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::cell::{self, Captured, Cell, PortLock, SpawnSpec};
+use crate::diagnose::{self, shown};
+use crate::lab::{
+    ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, TestCase, Transport,
+};
+use crate::outcome::{ExitReport, Outcome, ProgramRun, TranscriptEntry, TranscriptEvent};
+use crate::runner::{Grading, port_for, scrub_paths};
+use crate::submission::{Plan, ProgramPlan};
+use crate::transform::TransformName;
+
+/// How often the peer's blocking calls wake to check whether the test ended.
+const PEER_TICK: Duration = Duration::from_millis(10);
+
+pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<ProgramRun> {
+    let tests: Vec<&TestCase> = grading
+        .lab
+        .tests
+        .iter()
+        .filter(|test| test.part == Part::Client)
+        .collect();
+    if tests.is_empty() {
+        return None;
+    }
+    let Some(program) = plan.client.clone() else {
+        for test in tests {
+            let reason = format!(
+                "Not run: the submission has no client (looked for {}).",
+                grading.lab.conventions.client_files.join(", ")
+            );
+            grading.record(
+                test,
+                Outcome::Skipped { reason },
+                None,
+                Vec::new(),
+                Duration::ZERO,
+            );
+        }
+        return None;
+    };
+    let mut run = ProgramRun {
+        command: program.display.clone(),
+        ..ProgramRun::default()
+    };
+    for test in tests {
+        let started = Instant::now();
+        if started >= grading.deadline {
+            let reason = format!(
+                "Not run: the submission's time limit of {} s was reached.",
+                grading.limits.submission_ms / 1000
+            );
+            grading.record(
+                test,
+                Outcome::Skipped { reason },
+                None,
+                Vec::new(),
+                Duration::ZERO,
+            );
+            continue;
+        }
+        let timeout = Duration::from_millis(test.timeout_ms)
+            .min(grading.deadline.saturating_duration_since(started));
+        let (outcome, hint, transcript) = match grading.open_cell() {
+            Ok(cell) => {
+                let mut client_test = ClientTest {
+                    grading,
+                    plan,
+                    program: &program,
+                    cell: &cell,
+                    started,
+                    deadline: started + timeout,
+                    transcript: Arc::default(),
+                    peer: None,
+                    port: None,
+                    ran: None,
+                    run: &mut run,
+                };
+                let result = client_test.run_steps(&test.steps);
+                let transcript = client_test.finish();
+                let (outcome, hint) = match result {
+                    Ok(()) => (Outcome::Pass, None),
+                    Err((outcome, hint)) => (outcome, hint),
+                };
+                (outcome, hint, transcript)
+            }
+            Err(message) => (Outcome::Error { message }, None, Vec::new()),
+        };
+        grading.record(test, outcome, hint, transcript, started.elapsed());
+    }
+    Some(run)
+}
+
+type Failure = (Outcome, Option<String>);
+
+fn fail(message: String, hint: Option<String>) -> Failure {
+    (Outcome::Fail { message }, hint)
+}
+
+struct ClientRun {
+    exit: Option<ExitReport>,
+    stdout: Captured,
+    stderr: Captured,
+    stdin: Vec<u8>,
+}
+
+struct ClientTest<'a, 'g> {
+    grading: &'a Grading<'g>,
+    plan: &'a Plan,
+    program: &'a ProgramPlan,
+    cell: &'a Cell,
+    started: Instant,
+    deadline: Instant,
+    transcript: Arc<Mutex<Vec<TranscriptEntry>>>,
+    peer: Option<Peer>,
+    /// The port the client is told to use, and the lock that guards it.
+    port: Option<(u16, Option<PortLock>)>,
+    ran: Option<ClientRun>,
+    run: &'a mut ProgramRun,
+}
+
+impl ClientTest<'_, '_> {
+    fn port(&mut self) -> Result<u16, Failure> {
+        if self.port.is_none() {
+            let chosen = port_for(self.cell, self.program, self.grading.lab.port)
+                .map_err(|message| (Outcome::Error { message }, None))?;
+            self.port = Some(chosen);
+        }
+        Ok(self.port.as_ref().expect("chosen above").0)
+    }
+
+    fn run_steps(&mut self, steps: &[Step]) -> Result<(), Failure> {
+        for step in steps {
+            match step {
+                Step::Serve {
+                    transport,
+                    behaviour,
+                } => self.serve(*transport, *behaviour)?,
+                Step::RunClient { stdin } => self.run_client(stdin)?,
+                Step::ExpectOutput {
+                    stream,
+                    expectation,
+                } => self.expect_output(*stream, expectation)?,
+                Step::ExpectSent(expectation) => self.expect_sent(expectation)?,
+                Step::ExpectExit { code, success } => self.expect_exit(*code, *success)?,
+                Step::Pause { ms } => std::thread::sleep(
+                    Duration::from_millis(*ms)
+                        .min(self.deadline.saturating_duration_since(Instant::now())),
+                ),
+                Step::Open { .. }
+                | Step::Send(_)
+                | Step::ShutdownWrite { .. }
+                | Step::Reset { .. }
+                | Step::Close { .. }
+                | Step::Expect { .. }
+                | Step::ExpectSilence { .. }
+                | Step::ExpectClosed { .. } => {
+                    unreachable!("server steps are validated out of client tests")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn serve(&mut self, transport: Transport, behaviour: PeerBehaviour) -> Result<(), Failure> {
+        let port = self.port()?;
+        let grader_error = |context: &str, err: std::io::Error| {
+            (
+                Outcome::Error {
+                    message: format!("grader error: {context}: {err}"),
+                },
+                None,
+            )
+        };
+        if behaviour == PeerBehaviour::Absent {
+            note(
+                &self.transcript,
+                self.started,
+                format!("nothing listens on port {port}"),
+            );
+            return Ok(());
+        }
+        let socket = self
+            .cell
+            .socket(transport)
+            .map_err(|err| grader_error("creating the grader's server socket", err))?;
+        let _ = socket.set_reuse_address(true);
+        socket
+            .bind(&SocketAddr::new(cell::CELL_HOST, port).into())
+            .map_err(|err| {
+                grader_error(&format!("binding port {port} for the grader's server"), err)
+            })?;
+        let endpoint = match transport {
+            Transport::Udp => Endpoint::Udp(UdpSocket::from(socket)),
+            Transport::Tcp => {
+                socket
+                    .listen(16)
+                    .map_err(|err| grader_error("listening", err))?;
+                Endpoint::Tcp(TcpListener::from(socket))
+            }
+        };
+        note(
+            &self.transcript,
+            self.started,
+            format!(
+                "the grader's {} server listens on port {port}",
+                transport.as_str().to_uppercase()
+            ),
+        );
+        self.peer = Some(Peer::start(
+            endpoint,
+            behaviour,
+            self.grading.lab.transform,
+            Arc::clone(&self.transcript),
+            self.started,
+        ));
+        Ok(())
+    }
+
+    fn run_client(&mut self, stdin: &[u8]) -> Result<(), Failure> {
+        let port = self.port()?;
+        let (program, args) = self.program.render(&cell::CELL_HOST.to_string(), port);
+        let spec = SpawnSpec {
+            program,
+            args,
+            cwd: self.plan.workdir.clone(),
+            env: self.grading.environment(self.plan, port),
+            stdin: Some(stdin.to_vec()),
+        };
+        self.run.starts += 1;
+        note(
+            &self.transcript,
+            self.started,
+            format!("started the client with standard input {}", shown(stdin)),
+        );
+        let process = self.cell.spawn(&spec).map_err(|err| {
+            fail(
+                format!("Your client `{}` could not be started: {err}.", self.program.display),
+                Some("Check that the file exists and is executable, or give the command in socklab.toml.".into()),
+            )
+        })?;
+        let exit = process.wait_until(self.deadline);
+        let end = self.cell.stop_all(process);
+        self.run.exit = end.exit.clone();
+        self.run.stdout_tail = scrub_paths(&end.stdout.last(2048), &self.plan.workdir);
+        self.run.stderr_tail = scrub_paths(&end.stderr.last(2048), &self.plan.workdir);
+        match &exit {
+            Some(exit) => note(
+                &self.transcript,
+                self.started,
+                format!("the client ended with {exit}"),
+            ),
+            None => note(
+                &self.transcript,
+                self.started,
+                "the client was still running at the deadline and was stopped",
+            ),
+        }
+        self.ran = Some(ClientRun {
+            exit: exit.clone(),
+            stdout: end.stdout,
+            stderr: end.stderr,
+            stdin: stdin.to_vec(),
+        });
+        if exit.is_none() {
+            let waited = self.started.elapsed().as_millis();
+            let silent_peer = self.peer.as_ref().is_none_or(|peer| {
+                matches!(
+                    peer.behaviour,
+                    PeerBehaviour::Silent | PeerBehaviour::Absent
+                )
+            });
+            let hint = if silent_peer {
+                "Your client waits forever when no reply comes. Set a timeout before receiving (clientSocket.settimeout(2) in Python, set_read_timeout in Rust), then print an error and exit."
+            } else {
+                "Your client kept running after the exchange. Close the socket and let the program end once the reply is printed."
+            };
+            return Err((
+                Outcome::Timeout {
+                    message: format!(
+                        "Your client did not finish within {waited} ms; the grader stopped it.{}",
+                        self.output_summary()
+                    ),
+                },
+                Some(hint.to_string()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn ran(&self) -> &ClientRun {
+        self.ran
+            .as_ref()
+            .expect("validated: checks follow run_client")
+    }
+
+    fn output_summary(&self) -> String {
+        let Some(ran) = &self.ran else {
+            return String::new();
+        };
+        format!(
+            "\n  stdout:   {}\n  stderr:   {}",
+            shown_or_nothing(&ran.stdout.joined()),
+            shown_or_nothing(&ran.stderr.last(400))
+        )
+    }
+
+    fn expect_output(
+        &mut self,
+        stream: OutputStream,
+        expectation: &ClientExpectation,
+    ) -> Result<(), Failure> {
+        let ran = self.ran();
+        let output = match stream {
+            OutputStream::Stdout => ran.stdout.joined(),
+            OutputStream::Stderr => ran.stderr.joined(),
+            OutputStream::Any => [ran.stdout.joined(), ran.stderr.joined()].concat(),
+        };
+        let stream_name = match stream {
+            OutputStream::Stdout => "standard output",
+            OutputStream::Stderr => "standard error",
+            OutputStream::Any => "output",
+        };
+        let replies = self
+            .peer
+            .as_ref()
+            .map(|peer| peer.log().replies)
+            .unwrap_or_default();
+        let (ok, expected) = match expectation {
+            ClientExpectation::Replies => {
+                if replies.is_empty() {
+                    (false, "the server's reply (but the client sent nothing the grader's server could answer)".to_string())
+                } else {
+                    let shown_replies: Vec<String> = replies
+                        .iter()
+                        .map(|reply| shown(strip_newline(reply)))
+                        .collect();
+                    (
+                        contains_in_order(&output, &replies),
+                        format!("the reply {}", shown_replies.join(" then ")),
+                    )
+                }
+            }
+            ClientExpectation::Contains(text) => (
+                find(&output, text, 0).is_some(),
+                format!("the text {}", shown(text)),
+            ),
+            ClientExpectation::Regex(regex) => (
+                regex.is_match(&output),
+                format!("a match for `{}`", regex.as_str()),
+            ),
+            ClientExpectation::Lacks(text) => (
+                find(&output, text, 0).is_none(),
+                format!("no {}", shown(text)),
+            ),
+        };
+        if ok {
+            return Ok(());
+        }
+        let printed_sent = {
+            let sent = self.grading.lab.transform.client_message(&ran.stdin);
+            !sent.is_empty()
+                && find(&output, &sent, 0).is_some()
+                && matches!(expectation, ClientExpectation::Replies)
+        };
+        let hint = if printed_sent {
+            Some("Your client printed the sentence it sent, not the server's reply. Print what recvfrom/recv returned (modifiedMessage.decode()).".to_string())
+        } else if matches!(expectation, ClientExpectation::Replies)
+            && self.grading.lab.transform == TransformName::UppercaseLines
+        {
+            Some("Print every reply: keep reading until the server closes the connection (recv returns b''), not just once.".to_string())
+        } else {
+            None
+        };
+        let finding = if printed_sent {
+            "Your client printed the sentence it sent instead of the server's reply.".to_string()
+        } else {
+            format!("Your client's {stream_name} does not contain {expected}.")
+        };
+        Err(fail(
+            format!(
+                "{finding}\n  sent:     {} (standard input)\n  expected: {expected}\n  received: {}",
+                shown(&ran.stdin),
+                shown_or_nothing(&output)
+            ),
+            hint,
+        ))
+    }
+
+    fn expect_sent(&mut self, expectation: &Expectation) -> Result<(), Failure> {
+        let transform = self.grading.lab.transform;
+        let stdin = self.ran().stdin.clone();
+        let received = self
+            .peer
+            .as_ref()
+            .map(|peer| peer.log().received)
+            .unwrap_or_default();
+        let (ok, expected) = match expectation {
+            Expectation::Reference => {
+                let message = transform.client_message(&stdin);
+                (received == message, shown(&message))
+            }
+            Expectation::Exact(bytes) => (received == *bytes, shown(bytes)),
+            Expectation::Regex(regex) => (
+                regex.is_match(&received),
+                format!("a match for `{}`", regex.as_str()),
+            ),
+            Expectation::Length(length) => (received.len() == *length, format!("{length} bytes")),
+        };
+        if ok {
+            return Ok(());
+        }
+        let hint = if received.is_empty() {
+            "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default)."
+        } else if strip_newline(&received) == transform.client_message(&stdin).as_slice() {
+            "Your client sent the newline that input() would have removed: send the sentence without the trailing newline."
+        } else {
+            "Send exactly the sentence read from standard input, encoded as UTF-8 (sentence.encode())."
+        };
+        Err(fail(
+            format!(
+                "What your client sent is not what it read.\n  sent:     {} (standard input)\n  expected: {expected} on the wire\n  received: {}",
+                shown(&stdin),
+                shown_or_nothing(&received)
+            ),
+            Some(hint.to_string()),
+        ))
+    }
+
+    fn expect_exit(&mut self, code: Option<i32>, success: bool) -> Result<(), Failure> {
+        let exit = self.ran().exit.clone();
+        let ok = match (&exit, code) {
+            (Some(ExitReport::Code(actual)), Some(code)) => *actual == code,
+            (Some(ExitReport::Code(actual)), None) => (*actual == 0) == success,
+            (Some(ExitReport::Signal(_)), _) => !success && code.is_none(),
+            (None, _) => false,
+        };
+        if ok {
+            return Ok(());
+        }
+        let wanted = match code {
+            Some(code) => format!("exit status {code}"),
+            None if success => "a successful exit (status 0)".to_string(),
+            None => "a failure exit status (not 0)".to_string(),
+        };
+        let got = exit.map_or("no exit".to_string(), |exit| exit.to_string());
+        let hint = if success {
+            diagnose::stderr_hint(&self.ran().stderr.joined())
+                .unwrap_or_else(|| "Your client should end normally after printing the reply: check for an exception at the end (see its stderr).".into())
+        } else {
+            "When the server does not answer, report the error and exit with a non-zero status (sys.exit(1) in Python).".into()
+        };
+        Err(fail(
+            format!(
+                "Expected {wanted} but your client ended with {got}.{}",
+                self.output_summary()
+            ),
+            Some(hint),
+        ))
+    }
+
+    fn finish(mut self) -> Vec<TranscriptEntry> {
+        if let Some(peer) = self.peer.take() {
+            peer.stop();
+        }
+        self.port = None;
+        let transcript = self
+            .transcript
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        transcript.clone()
+    }
+}
+
+fn shown_or_nothing(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        "nothing".into()
+    } else {
+        shown(bytes)
+    }
+}
+
+fn strip_newline(bytes: &[u8]) -> &[u8] {
+    let bytes = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    bytes.strip_suffix(b"\r").unwrap_or(bytes)
+}
+
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(from);
+    }
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|window| window == needle)
+        .map(|at| at + from)
+}
+
+/// Whether every reply (without its newline) appears in `output`, in order.
+fn contains_in_order(output: &[u8], replies: &[Vec<u8>]) -> bool {
+    let mut from = 0;
+    for reply in replies {
+        for line in strip_newline(reply).split(|&b| b == b'\n') {
+            match find(output, line, from) {
+                Some(at) => from = at + line.len(),
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn note(transcript: &Mutex<Vec<TranscriptEntry>>, started: Instant, text: impl Into<String>) {
+    record(transcript, started, TranscriptEvent::Note(text.into()));
+}
+
+fn record(transcript: &Mutex<Vec<TranscriptEntry>>, started: Instant, event: TranscriptEvent) {
+    transcript
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(TranscriptEntry {
+            at: started.elapsed(),
+            channel: "grader-server".into(),
+            event,
+        });
+}
+
+enum Endpoint {
+    Udp(UdpSocket),
+    Tcp(TcpListener),
+}
+
+#[derive(Clone, Default)]
+struct PeerLog {
+    /// Everything the client sent, in order.
+    received: Vec<u8>,
+    /// Every reply the peer sent, in order.
+    replies: Vec<Vec<u8>>,
+}
+
+/// The grader's server for one client test, on a thread of its own.
+struct Peer {
+    behaviour: PeerBehaviour,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<PeerLog>>,
+    thread: JoinHandle<()>,
+}
+
+impl Peer {
+    fn start(
+        endpoint: Endpoint,
+        behaviour: PeerBehaviour,
+        transform: TransformName,
+        transcript: Arc<Mutex<Vec<TranscriptEntry>>>,
+        started: Instant,
+    ) -> Peer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let log = Arc::new(Mutex::new(PeerLog::default()));
+        let context = PeerContext {
+            behaviour,
+            transform,
+            stop: Arc::clone(&stop),
+            log: Arc::clone(&log),
+            transcript,
+            started,
+        };
+        let thread = std::thread::spawn(move || match endpoint {
+            Endpoint::Udp(socket) => context.serve_udp(socket),
+            Endpoint::Tcp(listener) => context.serve_tcp(listener),
+        });
+        Peer {
+            behaviour,
+            stop,
+            log,
+            thread,
+        }
+    }
+
+    fn log(&self) -> PeerLog {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.thread.join();
+    }
+}
+
+struct PeerContext {
+    behaviour: PeerBehaviour,
+    transform: TransformName,
+    stop: Arc<AtomicBool>,
+    log: Arc<Mutex<PeerLog>>,
+    transcript: Arc<Mutex<Vec<TranscriptEntry>>>,
+    started: Instant,
+}
+
+impl PeerContext {
+    fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    fn received(&self, bytes: &[u8]) {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .received
+            .extend_from_slice(bytes);
+        record(
+            &self.transcript,
+            self.started,
+            TranscriptEvent::Received(bytes.to_vec()),
+        );
+    }
+
+    /// The replies to send for a request, per the behaviour, after any delay.
+    fn replies_for(&self, request: &[u8]) -> Vec<Vec<u8>> {
+        let reply = self.transform.apply(request);
+        match self.behaviour {
+            PeerBehaviour::Reference => vec![reply],
+            PeerBehaviour::Twice => vec![reply.clone(), reply],
+            PeerBehaviour::Late(ms) => {
+                let until = Instant::now() + Duration::from_millis(ms);
+                while Instant::now() < until && !self.stopping() {
+                    std::thread::sleep(
+                        PEER_TICK.min(until.saturating_duration_since(Instant::now())),
+                    );
+                }
+                if self.stopping() {
+                    Vec::new()
+                } else {
+                    vec![reply]
+                }
+            }
+            PeerBehaviour::Silent | PeerBehaviour::CloseEarly | PeerBehaviour::Absent => Vec::new(),
+        }
+    }
+
+    fn sent(&self, reply: &[u8]) {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .replies
+            .push(reply.to_vec());
+        record(
+            &self.transcript,
+            self.started,
+            TranscriptEvent::Sent(reply.to_vec()),
+        );
+    }
+
+    fn serve_udp(&self, socket: UdpSocket) {
+        let _ = socket.set_read_timeout(Some(PEER_TICK));
+        let mut buffer = vec![0u8; 65536];
+        while !self.stopping() {
+            let Ok((length, from)) = socket.recv_from(&mut buffer) else {
+                continue;
+            };
+            let request = buffer[..length].to_vec();
+            self.received(&request);
+            for reply in self.replies_for(&request) {
+                if socket.send_to(&reply, from).is_ok() {
+                    self.sent(&reply);
+                }
+            }
+        }
+    }
+
+    fn serve_tcp(&self, listener: TcpListener) {
+        let _ = listener.set_nonblocking(true);
+        while !self.stopping() {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nonblocking(false);
+                    record(
+                        &self.transcript,
+                        self.started,
+                        TranscriptEvent::Note("accepted a connection from the client".into()),
+                    );
+                    if self.behaviour == PeerBehaviour::CloseEarly {
+                        record(
+                            &self.transcript,
+                            self.started,
+                            TranscriptEvent::Note("closed it without reading".into()),
+                        );
+                        continue;
+                    }
+                    self.serve_connection(stream);
+                }
+                Err(err) if err.kind() == ErrorKind::WouldBlock => std::thread::sleep(PEER_TICK),
+                Err(_) => std::thread::sleep(PEER_TICK),
+            }
+        }
+    }
+
+    /// Serves one connection like the lab's reference server: one read and
+    /// one reply for whole-message labs, a reply per line for line labs.
+    fn serve_connection(&self, mut stream: TcpStream) {
+        let _ = stream.set_read_timeout(Some(PEER_TICK));
+        let line_based = self.transform == TransformName::UppercaseLines;
+        let mut pending = Vec::new();
+        let mut buffer = vec![0u8; 65536];
+        while !self.stopping() {
+            let length = match stream.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(length) => length,
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(_) => break,
+            };
+            self.received(&buffer[..length]);
+            let request = if line_based {
+                pending.extend_from_slice(&buffer[..length]);
+                let complete = self.transform.consumed(&pending);
+                pending.drain(..complete).collect::<Vec<u8>>()
+            } else {
+                buffer[..length].to_vec()
+            };
+            if line_based && request.is_empty() {
+                continue;
+            }
+            for reply in self.replies_for(&request) {
+                if stream.write_all(&reply).is_ok() {
+                    self.sent(&reply);
+                }
+            }
+            if !line_based {
+                break; // One request, one reply, then close: the handout's protocol.
+            }
+        }
+        record(
+            &self.transcript,
+            self.started,
+            TranscriptEvent::Note("closed the connection".into()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_must_appear_in_order() {
+        let output = b"Input lowercase sentence:From Server: HELLO\nWORLD\n";
+        assert!(contains_in_order(
+            output,
+            &[b"HELLO\n".to_vec(), b"WORLD\n".to_vec()]
+        ));
+        assert!(!contains_in_order(
+            output,
+            &[b"WORLD\n".to_vec(), b"HELLO\n".to_vec()]
+        ));
+    }
+}

@@ -1,0 +1,342 @@
+//! Turning what the grader saw into the likely bug, in the student's terms
+//! (SPEC §8). Each function returns a finding (what happened, one sentence)
+//! and a hint (what to change), or nothing when no pattern fits and the lab
+//! author's hint should stand.
+
+use crate::escape::{SHOWN_BYTES, escape_shortened};
+use crate::outcome::ExitReport;
+use crate::transform::TransformName;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub finding: String,
+    pub hint: String,
+}
+
+impl Diagnosis {
+    fn new(finding: impl Into<String>, hint: impl Into<String>) -> Diagnosis {
+        Diagnosis {
+            finding: finding.into(),
+            hint: hint.into(),
+        }
+    }
+}
+
+/// A reply that was not the one expected.
+pub struct Mismatch<'a> {
+    pub transform: TransformName,
+    /// What was sent that the reply answers.
+    pub sent: &'a [u8],
+    pub expected: &'a [u8],
+    pub received: &'a [u8],
+    /// The reply stopped arriving before it was complete.
+    pub timed_out: bool,
+}
+
+pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
+    let Mismatch {
+        transform,
+        sent,
+        expected,
+        received,
+        timed_out,
+    } = *mismatch;
+    if received.is_empty() && timed_out {
+        return None; // Silence: the lab's own hint says what the test needs.
+    }
+    let without_newlines =
+        |bytes: &[u8]| -> Vec<u8> { bytes.iter().copied().filter(|&b| b != b'\n').collect() };
+    let first_difference = received
+        .iter()
+        .zip(expected)
+        .position(|(got, want)| got != want);
+    // A line answered in pieces: the reply breaks a line where the expected
+    // reply does not, and is otherwise the start of what was expected.
+    let answered_early = transform == TransformName::UppercaseLines
+        && first_difference.is_some_and(|at| received[at] == b'\n')
+        && without_newlines(expected).starts_with(&without_newlines(received));
+    if answered_early {
+        return Some(Diagnosis::new(
+            "Your server answered part of a line before the line was complete.",
+            "TCP is a byte stream: one recv can return part of a line. Keep the bytes in a buffer and answer only complete lines, ending at '\\n'.",
+        ));
+    }
+    let reply_is_echo = !sent.is_empty() && (received == sent || received == strip_newline(sent));
+    if reply_is_echo && expected != sent {
+        let hint = match transform {
+            TransformName::CountS => {
+                "Did you count the letter s? Send the count, e.g. str(count).encode(), instead of the message."
+            }
+            TransformName::Uppercase | TransformName::UppercaseLines => {
+                "Did you uppercase it? Send message.decode().upper().encode(), not the message you received."
+            }
+        };
+        return Some(Diagnosis::new(
+            "Your server sent back exactly what it received.",
+            hint,
+        ));
+    }
+    if transform != TransformName::CountS
+        && received == sent.to_ascii_uppercase().as_slice()
+        && expected != received
+    {
+        return Some(Diagnosis::new(
+            "Your server uppercased only the ASCII letters.",
+            "Uppercase the decoded text (str.upper() in Python, to_uppercase() in Rust), not the raw bytes: bytes.upper() and to_ascii_uppercase() leave letters such as ß and é unchanged.",
+        ));
+    }
+    if received.len() == 1024 && expected.len() > 1024 && expected.starts_with(received) {
+        return Some(Diagnosis::new(
+            "Your reply stops after exactly 1024 bytes.",
+            "A single recv(1024) returns at most 1024 bytes. Keep reading and appending to a buffer until the message is complete.",
+        ));
+    }
+    if timed_out && !received.is_empty() && expected.starts_with(received) {
+        return Some(Diagnosis::new(
+            format!(
+                "Your server replied with only the first {} of {} bytes.",
+                received.len(),
+                expected.len()
+            ),
+            "Make sure the whole reply is sent: use sendall (Python) or write_all (Rust), and read the whole request before answering.",
+        ));
+    }
+    for ending in [b"\n".as_slice(), b"\r\n"] {
+        if received.strip_suffix(ending) == Some(expected) {
+            return Some(Diagnosis::new(
+                "Your reply has an extra line ending after the expected text.",
+                "Send exactly the reply the protocol asks for, without adding a newline.",
+            ));
+        }
+    }
+    if transform == TransformName::UppercaseLines
+        && !received.is_empty()
+        && expected.ends_with(b"\n")
+        && !received.contains(&b'\n')
+    {
+        return Some(Diagnosis::new(
+            "Your reply has no '\\n' at the end of the line.",
+            "End every reply line with '\\n' so the client knows where it ends.",
+        ));
+    }
+    if received.eq_ignore_ascii_case(expected) {
+        return Some(Diagnosis::new(
+            "Your reply has the right letters in the wrong case.",
+            "The reply must be the uppercase of the whole message.",
+        ));
+    }
+    if transform == TransformName::CountS {
+        let lowercase_only = sent.iter().filter(|&&b| b == b's').count().to_string();
+        if received == lowercase_only.as_bytes() && expected != received {
+            return Some(Diagnosis::new(
+                "Your count misses the capital S letters.",
+                "Count 's' and 'S', or lowercase the message before counting.",
+            ));
+        }
+    }
+    None
+}
+
+fn strip_newline(bytes: &[u8]) -> &[u8] {
+    bytes.strip_suffix(b"\n").unwrap_or(bytes)
+}
+
+/// A server or client that ended on its own, with the tail of its stderr.
+pub fn exited(program: &str, exit: &ExitReport, stderr: &[u8]) -> Diagnosis {
+    let tail = String::from_utf8_lossy(stderr);
+    let last_lines: Vec<&str> = tail
+        .lines()
+        .rev()
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let mut finding = format!("Your {program} exited ({exit}).");
+    if !last_lines.is_empty() {
+        finding.push_str(" The end of its stderr:\n");
+        finding.push_str(&crate::escape::escape_lines(
+            last_lines.join("\n").as_bytes(),
+        ));
+    }
+    let hint = stderr_hint(stderr).unwrap_or_else(|| match exit {
+        ExitReport::Signal(9) | ExitReport::Signal(24) => {
+            format!("Your {program} was killed for going over a limit (CPU time or memory). Look for an endless loop or a buffer that keeps growing.")
+        }
+        _ => format!(
+            "Your {program} must keep running. Catch the error shown above (for example with try/except around the request) instead of letting it end the program."
+        ),
+    });
+    Diagnosis::new(finding, hint)
+}
+
+/// A hint read off a program's stderr, for the failures learners meet most.
+pub fn stderr_hint(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let hint = if text.contains("Missing parentheses in call to 'print'")
+        || text.contains("print \"") && text.contains("SyntaxError")
+    {
+        "This looks like Python 2 code: in Python 3, print is a function, so write print(\"...\"), and use input() instead of raw_input()."
+    } else if text.contains("raw_input") && text.contains("NameError") {
+        "raw_input is Python 2: use input() in Python 3."
+    } else if text.contains("Address already in use")
+        || text.contains("AddrInUse")
+        || text.contains("EADDRINUSE")
+    {
+        "The port was still in use when your server started. Set SO_REUSEADDR before bind (serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)), and make sure no other copy of your server is running."
+    } else if text.contains("UnicodeDecodeError") {
+        "Your program decoded bytes that were not valid UTF-8. Decode with errors='replace', or catch UnicodeDecodeError, so a bad message cannot stop it."
+    } else if text.contains("ConnectionResetError")
+        || text.contains("Connection reset by peer")
+        || text.contains("BrokenPipeError")
+    {
+        "A client reset or closed its connection and your program stopped. Catch ConnectionResetError/BrokenPipeError (or handle the io::Error in Rust), close that connection and keep serving."
+    } else if text.contains("TypeError: a bytes-like object is required") {
+        "Sockets send bytes: encode strings before sending, e.g. sentence.encode()."
+    } else if text.contains("ModuleNotFoundError") || text.contains("ImportError") {
+        "Your program imports a module that is not installed here. Use only the Python standard library (from socket import *)."
+    } else if text.contains("SyntaxError") || text.contains("IndentationError") {
+        "Python could not parse your program: fix the syntax error shown above, then run it yourself with python3 before submitting."
+    } else {
+        return None;
+    };
+    Some(hint.to_string())
+}
+
+/// A server that bound the wrong port, or none.
+pub fn wrong_port(
+    expected_port: u16,
+    bound: &[(crate::lab::Transport, u16)],
+    transport: crate::lab::Transport,
+) -> Diagnosis {
+    if let Some((other_transport, port)) = bound.first() {
+        if *port == expected_port {
+            return Diagnosis::new(
+                format!(
+                    "Your server listens on port {port} over {}, but this lab uses {}.",
+                    other_transport.as_str().to_uppercase(),
+                    transport.as_str().to_uppercase()
+                ),
+                match transport {
+                    crate::lab::Transport::Udp => {
+                        "Create the socket with socket(AF_INET, SOCK_DGRAM) for UDP."
+                    }
+                    crate::lab::Transport::Tcp => {
+                        "Create the socket with socket(AF_INET, SOCK_STREAM) for TCP, then listen()."
+                    }
+                },
+            );
+        }
+        let ports: Vec<String> = bound.iter().map(|(_, port)| port.to_string()).collect();
+        return Diagnosis::new(
+            format!(
+                "Nothing is listening on port {expected_port}, but your server listens on port {}.",
+                ports.join(", ")
+            ),
+            format!(
+                "Bind the port the handout asks for: serverPort = {expected_port} (or the port in SOCKLAB_PORT, when it is set)."
+            ),
+        );
+    }
+    Diagnosis::new(
+        format!("Your server is running but never started listening on port {expected_port}."),
+        "Call bind(('', serverPort)) early, before anything that could block, and for TCP call listen() after it.",
+    )
+}
+
+/// Escaped, shortened bytes for a message, in backticks.
+pub fn shown(bytes: &[u8]) -> String {
+    format!("`{}`", escape_shortened(bytes, SHOWN_BYTES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diagnose(
+        transform: TransformName,
+        sent: &[u8],
+        received: &[u8],
+        timed_out: bool,
+    ) -> Option<Diagnosis> {
+        let expected = transform.apply(sent);
+        reply(&Mismatch {
+            transform,
+            sent,
+            expected: &expected,
+            received,
+            timed_out,
+        })
+    }
+
+    #[test]
+    fn an_echo_asks_about_uppercasing() {
+        let d = diagnose(TransformName::Uppercase, b"hello", b"hello", false).unwrap();
+        assert!(d.hint.contains("Did you uppercase it?"));
+        let d = diagnose(TransformName::CountS, b"sss", b"sss", false).unwrap();
+        assert!(d.hint.contains("count the letter s"));
+    }
+
+    #[test]
+    fn ascii_only_uppercase_is_named() {
+        let d = diagnose(
+            TransformName::Uppercase,
+            "straße".as_bytes(),
+            "STRAßE".as_bytes(),
+            false,
+        )
+        .unwrap();
+        assert!(d.finding.contains("only the ASCII letters"));
+    }
+
+    #[test]
+    fn a_reply_cut_at_1024_bytes_is_named() {
+        let sent = vec![b'a'; 2000];
+        let d = diagnose(TransformName::Uppercase, &sent, &vec![b'A'; 1024], true).unwrap();
+        assert!(d.hint.contains("single recv(1024)"));
+    }
+
+    #[test]
+    fn an_early_answer_to_a_split_line_is_a_byte_stream_bug() {
+        let d = diagnose(
+            TransformName::UppercaseLines,
+            b"hello world\n",
+            b"HELLO\n WORLD\n",
+            false,
+        )
+        .unwrap();
+        assert!(d.hint.contains("TCP is a byte stream"));
+    }
+
+    #[test]
+    fn capital_s_missed_is_named() {
+        let d = diagnose(TransformName::CountS, b"Sassy", b"2", false).unwrap();
+        assert!(d.finding.contains("capital S"));
+    }
+
+    #[test]
+    fn silence_leaves_the_lab_hint() {
+        assert_eq!(diagnose(TransformName::Uppercase, b"x", b"", true), None);
+    }
+
+    #[test]
+    fn python2_and_address_in_use_are_recognised() {
+        let py2 = b"  File \"UDPServer.py\", line 9\n    print \"ready\"\nSyntaxError: Missing parentheses in call to 'print'.";
+        assert!(stderr_hint(py2).unwrap().contains("Python 2"));
+        assert!(
+            stderr_hint(b"OSError: [Errno 98] Address already in use")
+                .unwrap()
+                .contains("SO_REUSEADDR")
+        );
+    }
+
+    #[test]
+    fn a_wrong_port_names_both_ports() {
+        let d = wrong_port(
+            12000,
+            &[(crate::lab::Transport::Udp, 12001)],
+            crate::lab::Transport::Udp,
+        );
+        assert!(d.finding.contains("12000") && d.finding.contains("12001"));
+    }
+}

@@ -1,0 +1,104 @@
+//! Turning bytes a submission produced into text that is safe to show anywhere:
+//! terminals, JSON, XML, CI logs.
+//!
+//! Valid UTF-8 stays readable (`straße` is shown as is); control characters and
+//! bytes that are not UTF-8 become escapes such as `\n` and `\xff`, so a student
+//! cannot inject terminal sequences or CI workflow commands on a line of their
+//! own. Long payloads keep their head and tail around a visible marker.
+
+use std::fmt::Write;
+
+/// The longest payload shown in full in a message.
+pub const SHOWN_BYTES: usize = 160;
+
+/// The longest payload shown in full in a transcript.
+pub const TRANSCRIPT_BYTES: usize = 1024;
+
+/// Escapes `bytes`, keeping at most `limit` bytes of the original: the first
+/// and last halves, with a marker saying how many bytes were cut.
+pub fn escape_shortened(bytes: &[u8], limit: usize) -> String {
+    if bytes.len() <= limit {
+        return escape(bytes);
+    }
+    let keep = limit / 2;
+    let cut = bytes.len() - 2 * keep;
+    format!(
+        "{}…[{cut} bytes cut]…{}",
+        escape(&bytes[..keep]),
+        escape(&bytes[bytes.len() - keep..])
+    )
+}
+
+/// Escapes all of `bytes`.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\n' => text.push_str("\\n"),
+                '\r' => text.push_str("\\r"),
+                '\t' => text.push_str("\\t"),
+                '\\' => text.push_str("\\\\"),
+                c if c.is_control() || is_invisible_format(c) => {
+                    let _ = write!(text, "\\u{{{:x}}}", c as u32);
+                }
+                c => text.push(c),
+            }
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(text, "\\x{byte:02x}");
+        }
+    }
+    text
+}
+
+/// Characters that change how text around them is displayed (bidirectional
+/// overrides, zero-width joiners) are escaped too, so what a report shows is
+/// what was sent.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Escapes text a submission printed, line by line: newlines stay real line
+/// breaks (so a stderr tail reads as lines) but every line is escaped.
+pub fn escape_lines(bytes: &[u8]) -> String {
+    bytes
+        .split(|&b| b == b'\n')
+        .map(escape)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_text_stays_readable() {
+        assert_eq!(
+            escape("HELLO STRASSE straße".as_bytes()),
+            "HELLO STRASSE straße"
+        );
+    }
+
+    #[test]
+    fn control_and_invalid_bytes_are_escaped() {
+        assert_eq!(escape(b"a\nb\r\t\\"), "a\\nb\\r\\t\\\\");
+        assert_eq!(escape(b"\x1b[31mred"), "\\u{1b}[31mred");
+        assert_eq!(escape(b"\xff\xfehi\xc3"), "\\xff\\xfehi\\xc3");
+        assert_eq!(escape("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn long_payloads_keep_head_and_tail() {
+        let bytes = [b"HEAD".as_slice(), &[b'x'; 100], b"TAIL"].concat();
+        let shown = escape_shortened(&bytes, 8);
+        assert_eq!(shown, "HEAD…[100 bytes cut]…TAIL");
+        assert_eq!(escape_shortened(b"short", 8), "short");
+    }
+
+    #[test]
+    fn printed_lines_keep_their_breaks() {
+        assert_eq!(escape_lines(b"one\ntwo\x1b\n"), "one\ntwo\\u{1b}\n");
+    }
+}

@@ -1,0 +1,13 @@
+//! The grader's exit codes (SPEC §4), in one place.
+//!
+//! A student's failure is a result, never an error: grading that finished
+//! exits 0 whatever the score.
+
+/// Grading finished.
+pub const GRADED: i32 = 0;
+/// `--fail-under` was given and the score is below it.
+pub const BELOW_THRESHOLD: i32 = 1;
+/// Bad input: an unknown lab, a malformed lab file, an unreadable submission.
+pub const BAD_INPUT: i32 = 2;
+/// The grader itself failed.
+pub const GRADER_FAILED: i32 = 3;

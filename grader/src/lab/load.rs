@@ -1,0 +1,626 @@
+//! Reading a lab file: TOML text in, a validated [`Lab`] or an error naming the
+//! file, the line and what is wrong.
+//!
+//! Steps are read in two passes. `toml` can only point at the enclosing array
+//! when a field inside an internally tagged enum is wrong, so each step is
+//! first kept as a spanned table and then deserialised on its own: every error
+//! then carries the line of the step that caused it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    ClientExpectation, Conventions, Expectation, Kind, Lab, OutputStream, Part, Payload,
+    PeerBehaviour, Send, SocketName, Step, TestCase, Transport, Visibility,
+};
+use crate::limits::{LimitOverrides, Limits};
+use crate::transform::TransformName;
+
+/// A lab file that cannot be used. Displayed as
+/// ``lab file `fixtures/labs/x.toml`: line 12: unknown step `sned` ``.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for LabError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "lab file `{}`", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ": line {line}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for LabError {}
+
+pub fn load_file(path: &Path) -> Result<Lab, LabError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| LabError {
+        file: file.clone(),
+        line: None,
+        message: format!("cannot read it: {err}"),
+    })?;
+    load_str(&text, &file)
+}
+
+/// Parses and validates lab text; `file` names it in errors.
+pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
+    let error_at = |offset: Option<usize>, message: String| LabError {
+        file: file.to_string(),
+        line: offset.map(|offset| line_of(text, offset)),
+        message,
+    };
+    let raw: RawLabFile = toml::from_str(text)
+        .map_err(|err| error_at(err.span().map(|s| s.start), err.message().to_string()))?;
+
+    let lab_limits = raw.limits.unwrap_or_default();
+    let default_test_ms = Limits::resolve(&lab_limits, &LimitOverrides::default()).test_ms;
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    let mut tests = Vec::with_capacity(raw.test.len());
+    for raw_test in raw.test {
+        let test_offset = raw_test.id.span().start;
+        let id = raw_test.id.into_inner();
+        if !is_valid_id(&id) {
+            return Err(error_at(
+                Some(test_offset),
+                format!("test id `{id}` must be lowercase letters, digits and dashes"),
+            ));
+        }
+        if let Some(first) = seen_ids.insert(id.clone(), line_of(text, test_offset)) {
+            return Err(error_at(
+                Some(test_offset),
+                format!("test id `{id}` is already used on line {first}"),
+            ));
+        }
+        let steps = validate_steps(
+            raw_test.part,
+            raw.lab.transport,
+            raw_test.steps,
+            &id,
+            test_offset,
+        )
+        .map_err(|(offset, message)| error_at(Some(offset), message))?;
+        tests.push(TestCase {
+            name: raw_test.name.unwrap_or_else(|| id.clone()),
+            id,
+            part: raw_test.part,
+            kind: raw_test.kind,
+            points: raw_test.points,
+            visibility: raw_test.visibility,
+            timeout_ms: raw_test.timeout_ms.unwrap_or(default_test_ms),
+            hint: raw_test.hint,
+            steps,
+            line: line_of(text, test_offset),
+        });
+    }
+    if tests.is_empty() {
+        return Err(error_at(
+            None,
+            "it defines no tests: add a `[[test]]` table".into(),
+        ));
+    }
+    Ok(Lab {
+        name: raw.lab.name,
+        title: raw.lab.title,
+        textbook: raw.lab.textbook,
+        transport: raw.lab.transport,
+        transform: raw.lab.transform,
+        port: raw.lab.port,
+        conventions: raw.lab.conventions,
+        limits: lab_limits,
+        tests,
+        source: file.to_string(),
+    })
+}
+
+fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLabFile {
+    lab: RawLabInfo,
+    limits: Option<LimitOverrides>,
+    #[serde(default)]
+    test: Vec<RawTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLabInfo {
+    name: String,
+    title: String,
+    textbook: Option<String>,
+    transport: Transport,
+    transform: TransformName,
+    #[serde(default = "default_port")]
+    port: u16,
+    #[serde(default)]
+    conventions: Conventions,
+}
+
+fn default_port() -> u16 {
+    socklab::DEFAULT_PORT
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    id: Spanned<String>,
+    name: Option<String>,
+    part: Part,
+    #[serde(default)]
+    kind: Kind,
+    points: u32,
+    #[serde(default)]
+    visibility: Visibility,
+    timeout_ms: Option<u64>,
+    hint: String,
+    steps: Vec<Spanned<toml::Table>>,
+}
+
+/// One step as written; `do` names it.
+#[derive(Deserialize)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+enum RawStep {
+    Open {
+        socket: Option<String>,
+        transport: Option<Transport>,
+    },
+    Send {
+        socket: Option<String>,
+        text: Option<String>,
+        hex: Option<String>,
+        words: Option<usize>,
+        size: Option<usize>,
+        #[serde(default)]
+        newline: bool,
+        #[serde(default)]
+        segments: Vec<usize>,
+        #[serde(default)]
+        pause_ms: u64,
+    },
+    ShutdownWrite {
+        socket: Option<String>,
+    },
+    Reset {
+        socket: Option<String>,
+    },
+    Close {
+        socket: Option<String>,
+    },
+    Expect {
+        socket: Option<String>,
+        #[serde(flatten)]
+        reply: RawReply,
+        within_ms: Option<u64>,
+    },
+    ExpectSilence {
+        socket: Option<String>,
+        ms: u64,
+    },
+    ExpectClosed {
+        socket: Option<String>,
+    },
+    Pause {
+        ms: u64,
+    },
+    Serve {
+        transport: Option<Transport>,
+        #[serde(default)]
+        behaviour: RawBehaviour,
+        delay_ms: Option<u64>,
+    },
+    RunClient {
+        stdin: String,
+    },
+    ExpectOutput {
+        #[serde(default)]
+        stream: OutputStream,
+        contains: Option<String>,
+        regex: Option<String>,
+        lacks: Option<String>,
+    },
+    ExpectSent {
+        #[serde(flatten)]
+        reply: RawReply,
+    },
+    ExpectExit {
+        code: Option<i32>,
+        success: Option<bool>,
+    },
+}
+
+/// The ways to say what a reply must be; none given means the reference reply.
+#[derive(Deserialize, Default)]
+struct RawReply {
+    text: Option<String>,
+    hex: Option<String>,
+    regex: Option<String>,
+    length: Option<usize>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum RawBehaviour {
+    #[default]
+    Reference,
+    Silent,
+    Twice,
+    Late,
+    CloseEarly,
+    Absent,
+}
+
+/// Validates a test's steps; errors carry the byte offset of the step.
+fn validate_steps(
+    part: Part,
+    lab_transport: Transport,
+    raw_steps: Vec<Spanned<toml::Table>>,
+    test_id: &str,
+    test_offset: usize,
+) -> Result<Vec<Step>, (usize, String)> {
+    let mut open: HashMap<SocketName, Transport> = HashMap::new();
+    let mut steps = Vec::with_capacity(raw_steps.len());
+    let mut ran_client = false;
+    for spanned in raw_steps {
+        let offset = spanned.span().start;
+        let fail = |message: String| (offset, message);
+        let raw: RawStep = toml::Value::Table(spanned.into_inner())
+            .try_into()
+            .map_err(|err: toml::de::Error| fail(describe_step_error(err.message())))?;
+        let step = convert_step(raw, lab_transport).map_err(fail)?;
+        let client_step = matches!(
+            step,
+            Step::Serve { .. }
+                | Step::RunClient { .. }
+                | Step::ExpectOutput { .. }
+                | Step::ExpectSent(_)
+                | Step::ExpectExit { .. }
+        );
+        match (part, client_step) {
+            (Part::Server, true) => {
+                return Err(fail(format!(
+                    "test `{test_id}` is a server test but this step is for client tests"
+                )));
+            }
+            (Part::Client, false) if !matches!(step, Step::Pause { .. }) => {
+                return Err(fail(format!(
+                    "test `{test_id}` is a client test but this step is for server tests"
+                )));
+            }
+            _ => {}
+        }
+        match &step {
+            Step::Open { socket, transport } => {
+                open.insert(socket.clone(), *transport);
+            }
+            Step::Send(Send { socket, .. })
+            | Step::ShutdownWrite { socket }
+            | Step::Reset { socket }
+            | Step::Close { socket }
+            | Step::Expect { socket, .. }
+            | Step::ExpectSilence { socket, .. }
+            | Step::ExpectClosed { socket } => {
+                let Some(transport) = open.get(socket) else {
+                    return Err(fail(format!(
+                        "socket `{socket}` is used before an `open` step opens it"
+                    )));
+                };
+                let tcp_only = matches!(
+                    step,
+                    Step::ShutdownWrite { .. } | Step::Reset { .. } | Step::ExpectClosed { .. }
+                );
+                if tcp_only && *transport == Transport::Udp {
+                    return Err(fail(format!(
+                        "socket `{socket}` is UDP; this step needs TCP"
+                    )));
+                }
+            }
+            Step::RunClient { .. } => ran_client = true,
+            Step::ExpectOutput { .. } | Step::ExpectSent(_) | Step::ExpectExit { .. }
+                if !ran_client =>
+            {
+                return Err(fail(
+                    "this check needs a `run_client` step before it".into(),
+                ));
+            }
+            Step::ExpectOutput { .. }
+            | Step::ExpectSent(_)
+            | Step::ExpectExit { .. }
+            | Step::Pause { .. }
+            | Step::Serve { .. } => {}
+        }
+        steps.push(step);
+    }
+    if part == Part::Client && !ran_client {
+        return Err((
+            test_offset,
+            format!("client test `{test_id}` never runs the client: add a `run_client` step"),
+        ));
+    }
+    Ok(steps)
+}
+
+/// Rewords serde's message for an unknown `do` value so it reads as a step.
+fn describe_step_error(message: &str) -> String {
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        format!("unknown step {rest}")
+    } else if message.starts_with("missing field `do`") {
+        "a step needs `do = \"…\"` naming what it does".to_string()
+    } else {
+        message.to_string()
+    }
+}
+
+fn socket_or_main(socket: Option<String>) -> SocketName {
+    socket.unwrap_or_else(|| "main".to_string())
+}
+
+fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> {
+    Ok(match raw {
+        RawStep::Open { socket, transport } => Step::Open {
+            socket: socket_or_main(socket),
+            transport: transport.unwrap_or(lab_transport),
+        },
+        RawStep::Send {
+            socket,
+            text,
+            hex,
+            words,
+            size,
+            newline,
+            segments,
+            pause_ms,
+        } => {
+            let payload = match (text, hex, words, size) {
+                (Some(text), None, None, None) => Payload::Bytes(text.into_bytes()),
+                (None, Some(hex), None, None) => Payload::Bytes(decode_hex(&hex)?),
+                (None, None, Some(words), None) => Payload::Words(words),
+                (None, None, None, Some(size)) => Payload::Size(size),
+                _ => {
+                    return Err(
+                        "a `send` step needs exactly one of `text`, `hex`, `words` or `size`"
+                            .into(),
+                    );
+                }
+            };
+            if segments.contains(&0) {
+                return Err("`segments` sizes must be at least 1".into());
+            }
+            Step::Send(Send {
+                socket: socket_or_main(socket),
+                payload,
+                newline,
+                segments,
+                pause_ms,
+            })
+        }
+        RawStep::ShutdownWrite { socket } => Step::ShutdownWrite {
+            socket: socket_or_main(socket),
+        },
+        RawStep::Reset { socket } => Step::Reset {
+            socket: socket_or_main(socket),
+        },
+        RawStep::Close { socket } => Step::Close {
+            socket: socket_or_main(socket),
+        },
+        RawStep::Expect {
+            socket,
+            reply,
+            within_ms,
+        } => Step::Expect {
+            socket: socket_or_main(socket),
+            expectation: convert_reply(reply)?,
+            within_ms,
+        },
+        RawStep::ExpectSilence { socket, ms } => Step::ExpectSilence {
+            socket: socket_or_main(socket),
+            ms,
+        },
+        RawStep::ExpectClosed { socket } => Step::ExpectClosed {
+            socket: socket_or_main(socket),
+        },
+        RawStep::Pause { ms } => Step::Pause { ms },
+        RawStep::Serve {
+            transport,
+            behaviour,
+            delay_ms,
+        } => {
+            let behaviour = match (behaviour, delay_ms) {
+                (RawBehaviour::Late, Some(ms)) => PeerBehaviour::Late(ms),
+                (RawBehaviour::Late, None) => {
+                    return Err("behaviour `late` needs `delay_ms`".into());
+                }
+                (_, Some(_)) => return Err("`delay_ms` only goes with behaviour `late`".into()),
+                (RawBehaviour::Reference, None) => PeerBehaviour::Reference,
+                (RawBehaviour::Silent, None) => PeerBehaviour::Silent,
+                (RawBehaviour::Twice, None) => PeerBehaviour::Twice,
+                (RawBehaviour::CloseEarly, None) => PeerBehaviour::CloseEarly,
+                (RawBehaviour::Absent, None) => PeerBehaviour::Absent,
+            };
+            Step::Serve {
+                transport: transport.unwrap_or(lab_transport),
+                behaviour,
+            }
+        }
+        RawStep::RunClient { stdin } => Step::RunClient {
+            stdin: stdin.into_bytes(),
+        },
+        RawStep::ExpectOutput {
+            stream,
+            contains,
+            regex,
+            lacks,
+        } => Step::ExpectOutput {
+            stream,
+            expectation: match (contains, regex, lacks) {
+                (None, None, None) => ClientExpectation::Replies,
+                (Some(text), None, None) => ClientExpectation::Contains(text.into_bytes()),
+                (None, Some(pattern), None) => ClientExpectation::Regex(compile(&pattern)?),
+                (None, None, Some(text)) => ClientExpectation::Lacks(text.into_bytes()),
+                _ => {
+                    return Err(
+                        "`expect_output` takes at most one of `contains`, `regex`, `lacks`".into(),
+                    );
+                }
+            },
+        },
+        RawStep::ExpectSent { reply } => Step::ExpectSent(convert_reply(reply)?),
+        RawStep::ExpectExit { code, success } => match (code, success) {
+            (Some(code), None) => Step::ExpectExit {
+                code: Some(code),
+                success: code == 0,
+            },
+            (None, Some(success)) => Step::ExpectExit {
+                code: None,
+                success,
+            },
+            _ => return Err("`expect_exit` takes exactly one of `code` or `success`".into()),
+        },
+    })
+}
+
+fn convert_reply(reply: RawReply) -> Result<Expectation, String> {
+    Ok(match (reply.text, reply.hex, reply.regex, reply.length) {
+        (None, None, None, None) => Expectation::Reference,
+        (Some(text), None, None, None) => Expectation::Exact(text.into_bytes()),
+        (None, Some(hex), None, None) => Expectation::Exact(decode_hex(&hex)?),
+        (None, None, Some(pattern), None) => Expectation::Regex(compile(&pattern)?),
+        (None, None, None, Some(length)) => Expectation::Length(length),
+        _ => return Err("give at most one of `text`, `hex`, `regex` or `length`".into()),
+    })
+}
+
+fn compile(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|err| format!("invalid regex `{pattern}`: {err}"))
+}
+
+fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if digits.len() % 2 != 0 {
+        return Err(format!("`hex` has an odd number of digits: `{hex}`"));
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| format!("`hex` has a character that is not a hex digit: `{hex}`"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str =
+        "[lab]\nname = \"t\"\ntitle = \"T\"\ntransport = \"udp\"\ntransform = \"uppercase\"\n";
+
+    fn load(body: &str) -> Result<Lab, LabError> {
+        load_str(&format!("{HEADER}{body}"), "t.toml")
+    }
+
+    const GOOD_TEST: &str = "[[test]]\nid = \"one\"\npart = \"server\"\npoints = 1\nhint = \"h\"\nsteps = [\n  { do = \"open\" },\n  { do = \"send\", text = \"hi\" },\n  { do = \"expect\" },\n]\n";
+
+    #[test]
+    fn a_valid_lab_loads() {
+        let lab = load(GOOD_TEST).unwrap();
+        assert_eq!(lab.tests.len(), 1);
+        assert_eq!(lab.tests[0].line, 7);
+        assert_eq!(lab.tests[0].steps.len(), 3);
+        assert_eq!(lab.port, 12000);
+    }
+
+    #[test]
+    fn an_unknown_step_names_its_line() {
+        let err = load(&GOOD_TEST.replace("do = \"send\"", "do = \"sned\"")).unwrap_err();
+        assert_eq!(err.line, Some(13));
+        assert!(err.message.starts_with("unknown step `sned`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("lab file `t.toml`: line 13: unknown step")
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_in_a_step_names_the_step_line() {
+        let err = load(&GOOD_TEST.replace("text = \"hi\"", "txt = \"hi\"")).unwrap_err();
+        assert_eq!(err.line, Some(13));
+        assert!(err.message.contains("unknown field `txt`"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_test_field_names_its_line() {
+        let err = load(&GOOD_TEST.replace("points = 1", "pionts = 1")).unwrap_err();
+        assert_eq!(err.line, Some(9));
+        assert!(err.message.contains("unknown field `pionts`"), "{err}");
+    }
+
+    #[test]
+    fn a_socket_must_be_opened_first() {
+        let err = load(&GOOD_TEST.replace(
+            "{ do = \"send\", text = \"hi\" }",
+            "{ do = \"send\", socket = \"b\", text = \"hi\" }",
+        ))
+        .unwrap_err();
+        assert_eq!(err.line, Some(13));
+        assert!(err.message.contains("socket `b` is used before"), "{err}");
+    }
+
+    #[test]
+    fn send_needs_exactly_one_payload() {
+        let err =
+            load(&GOOD_TEST.replace("text = \"hi\"", "text = \"hi\", words = 3")).unwrap_err();
+        assert!(err.message.contains("exactly one of"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_hex_are_refused() {
+        let twice = format!("{GOOD_TEST}{GOOD_TEST}");
+        let err = load(&twice).unwrap_err();
+        assert!(err.message.contains("already used on line 7"), "{err}");
+        let err = load(&GOOD_TEST.replace("text = \"hi\"", "hex = \"6g\"")).unwrap_err();
+        assert!(err.message.contains("not a hex digit"), "{err}");
+        assert_eq!(decode_hex("68 69").unwrap(), b"hi");
+    }
+
+    #[test]
+    fn malformed_toml_names_its_line() {
+        let err = load("[[test]\nid = 1\n").unwrap_err();
+        assert_eq!(err.line, Some(6));
+    }
+
+    #[test]
+    fn client_steps_belong_to_client_tests() {
+        let err = load(&GOOD_TEST.replace(
+            "{ do = \"expect\" }",
+            "{ do = \"run_client\", stdin = \"x\" }",
+        ))
+        .unwrap_err();
+        assert!(err.message.contains("client tests"), "{err}");
+    }
+}

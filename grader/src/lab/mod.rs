@@ -1,0 +1,125 @@
+//! Lab definitions: the scripted exchanges of SPEC §5, as data.
+//!
+//! A lab file is TOML. [`load`] turns its text into a validated [`Lab`]; the
+//! runner and the reporters only ever see the validated form, so nothing past
+//! this module has to worry about a missing payload or an unknown socket name.
+
+mod builtin;
+mod load;
+mod step;
+
+pub use builtin::{BUILTIN_LABS, builtin};
+pub use load::{LabError, load_file, load_str};
+pub use step::{
+    ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send, SocketName, Step,
+    Transport,
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::LimitOverrides;
+use crate::transform::TransformName;
+
+/// A validated lab: what is graded and how.
+#[derive(Clone, Debug)]
+pub struct Lab {
+    pub name: String,
+    pub title: String,
+    /// Where the lab comes from in the textbook, e.g. `2.7.1`.
+    pub textbook: Option<String>,
+    /// The transport a bare `open` step uses.
+    pub transport: Transport,
+    /// The reference transform expected replies are computed with.
+    pub transform: TransformName,
+    /// The port the handout asks for (the textbook's 12000).
+    pub port: u16,
+    pub conventions: Conventions,
+    pub limits: LimitOverrides,
+    pub tests: Vec<TestCase>,
+    /// Where the definition was read from, for messages.
+    pub source: String,
+}
+
+impl Lab {
+    pub fn max_score(&self) -> u32 {
+        self.tests.iter().map(|test| test.points).sum()
+    }
+
+    pub fn has_part(&self, part: Part) -> bool {
+        self.tests.iter().any(|test| test.part == part)
+    }
+}
+
+/// How a submission without a manifest is recognised (SPEC §3, rule 3).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conventions {
+    /// File names of a textbook-style server, run with `python3 -u`.
+    #[serde(default)]
+    pub server_files: Vec<String>,
+    /// File names of a textbook-style client, run with `python3 -u`.
+    #[serde(default)]
+    pub client_files: Vec<String>,
+    /// Binary names a Cargo package may build for the server; run with `--port {port}`.
+    #[serde(default)]
+    pub server_bins: Vec<String>,
+    /// Binary names a Cargo package may build for the client; run with `--host {host} --port {port}`.
+    #[serde(default)]
+    pub client_bins: Vec<String>,
+}
+
+/// One test of a lab.
+#[derive(Clone, Debug)]
+pub struct TestCase {
+    pub id: String,
+    pub name: String,
+    pub part: Part,
+    pub kind: Kind,
+    pub points: u32,
+    pub visibility: Visibility,
+    /// How long the whole test may take.
+    pub timeout_ms: u64,
+    /// The lab author's hint, shown when the test fails and no sharper
+    /// diagnosis applies.
+    pub hint: String,
+    pub steps: Vec<Step>,
+    /// 1-based line of the test in its lab file, for messages.
+    pub line: usize,
+}
+
+/// Which program of the submission a test exercises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Part {
+    Server,
+    Client,
+}
+
+impl Part {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Server => "server",
+            Part::Client => "client",
+        }
+    }
+}
+
+/// Core tests check what the handout requires; robustness tests what a careful
+/// programmer would also handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Core,
+    Robustness,
+}
+
+/// Who may read a test's details.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    #[default]
+    Visible,
+    Hidden,
+    AfterDueDate,
+}

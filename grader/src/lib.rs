@@ -1,0 +1,24 @@
+//! The socklab grader: grades a socket-programming lab submission, written in
+//! any language, by running scripted exchanges against it in a cell.
+//!
+//! Data flows one way (see docs/ARCHITECTURE.md): a lab file is loaded into a
+//! [`lab::Lab`]; [`submission::plan`] decides how to run the submission;
+//! [`runner::grade`] starts it in [`cell`]s and runs every test through
+//! [`exchange`] (server tests) or [`client_test`] (client tests), producing an
+//! [`outcome::SubmissionResult`]; a [`report`] renders that in any format.
+
+pub mod cell;
+pub mod client_test;
+pub mod diagnose;
+pub mod escape;
+pub mod exchange;
+pub mod exit_code;
+pub mod lab;
+pub mod limits;
+pub mod outcome;
+pub mod readiness;
+pub mod report;
+pub mod runner;
+pub mod sentence;
+pub mod submission;
+pub mod transform;

@@ -1,0 +1,305 @@
+//! The `grader` command line: parses flags, calls the library, maps errors to
+//! the exit codes in `exit_code`, and prints `grader: …` on failure.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use grader::cell::IsolationRequest;
+use grader::exit_code;
+use grader::lab::{self, BUILTIN_LABS, Lab, LabError};
+use grader::limits::LimitOverrides;
+use grader::report::{self, Audience, Format};
+use grader::runner::{self, BadInput, GradeOptions};
+use grader::submission::{Overrides, REFERENCE_ARG, Source};
+
+#[derive(Parser)]
+#[command(
+    name = "grader",
+    version,
+    about = "Grade socket-programming lab submissions written in any language"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the built-in labs, their tests and points.
+    List,
+    /// Grade one submission (or, with none, the reference implementation).
+    Grade(GradeArgs),
+}
+
+#[derive(Args)]
+struct GradeArgs {
+    /// A built-in lab name, or a lab file (`.toml`).
+    lab: String,
+    /// The submission directory. Without it (and without --server/--client),
+    /// the reference implementation is graded.
+    submission: Option<PathBuf>,
+    /// Command that starts the server; `{host}` and `{port}` are filled in.
+    #[arg(long, value_name = "CMD")]
+    server: Option<String>,
+    /// Command that starts the client; `{host}` and `{port}` are filled in.
+    #[arg(long, value_name = "CMD")]
+    client: Option<String>,
+    /// Output format [default: human on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write the report to FILE (atomically) instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Seed for the random sentences; printed in every report.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Hide the details of hidden tests (their scores still count).
+    #[arg(long)]
+    visible_only: bool,
+    #[arg(long, value_enum, default_value_t = IsolationRequest::Auto)]
+    isolation: IsolationRequest,
+    /// Exit with status 1 when the score is below N points (or N%).
+    #[arg(long, value_name = "N")]
+    fail_under: Option<String>,
+    /// Override a limit, as in a lab file's [limits] table (repeatable),
+    /// e.g. --limit test_ms=5000 --limit memory_mb=256.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limits: Vec<String>,
+}
+
+fn main() {
+    let mut args = std::env::args_os().skip(1);
+    match args.next() {
+        Some(first) if first == grader::cell::keeper::KEEPER_ARG => grader::cell::keeper::run(),
+        Some(first) if first == REFERENCE_ARG => std::process::exit(run_reference(args.collect())),
+        _ => {}
+    }
+    let cli = Cli::parse();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("grader: {err:#}");
+            if err.downcast_ref::<BadInput>().is_some() || err.downcast_ref::<LabError>().is_some()
+            {
+                exit_code::BAD_INPUT
+            } else {
+                exit_code::GRADER_FAILED
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::List => list(),
+        Command::Grade(args) => grade(args),
+    }
+}
+
+fn list() -> Result<i32> {
+    let mut out = String::new();
+    for (name, path, _) in BUILTIN_LABS {
+        let lab = lab::builtin(name)
+            .expect("listed")
+            .with_context(|| format!("built-in lab {path}"))?;
+        out.push_str(&format!(
+            "{}  {} ({} points)\n",
+            lab.name,
+            lab.title,
+            lab.max_score()
+        ));
+        for test in &lab.tests {
+            out.push_str(&format!(
+                "  {:<7} {:<26} {:>2} pts  {:<11} {}\n",
+                test.part.as_str(),
+                test.id,
+                test.points,
+                format!("{:?}", test.kind).to_lowercase(),
+                test.name
+            ));
+        }
+    }
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(exit_code::GRADED)
+}
+
+/// A built-in lab by name, or a lab file by path.
+fn load_lab(name_or_file: &str) -> Result<Lab> {
+    let path = Path::new(name_or_file);
+    if name_or_file.ends_with(".toml") || path.exists() {
+        return Ok(lab::load_file(path)?);
+    }
+    match lab::builtin(name_or_file) {
+        Some(lab) => Ok(lab?),
+        None => {
+            let known: Vec<&str> = BUILTIN_LABS.iter().map(|(name, _, _)| *name).collect();
+            Err(BadInput(format!(
+                "unknown lab `{name_or_file}`; the built-in labs are {}",
+                known.join(", ")
+            ))
+            .into())
+        }
+    }
+}
+
+fn parse_limits(pairs: &[String]) -> Result<LimitOverrides> {
+    let mut table = toml::Table::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(BadInput(format!("--limit `{pair}`: expected NAME=VALUE")).into());
+        };
+        let value: i64 = value.trim().parse().map_err(|_| {
+            BadInput(format!(
+                "--limit `{pair}`: the value must be a whole number"
+            ))
+        })?;
+        table.insert(name.trim().to_string(), toml::Value::Integer(value));
+    }
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|err: toml::de::Error| BadInput(format!("--limit: {}", err.message())).into())
+}
+
+fn grade(args: GradeArgs) -> Result<i32> {
+    let lab = load_lab(&args.lab)?;
+    let overrides = Overrides {
+        server: args.server.clone(),
+        client: args.client.clone(),
+    };
+    let source = match (
+        &args.submission,
+        overrides.server.is_some() || overrides.client.is_some(),
+    ) {
+        (Some(path), _) => Source::Directory(path.clone()),
+        (None, true) => Source::Directory(std::env::current_dir()?),
+        (None, false) => Source::Reference,
+    };
+    let options = GradeOptions {
+        seed: args.seed.unwrap_or_else(grader::sentence::fresh_seed),
+        isolation: args.isolation,
+        grader_binary: std::env::current_exe().ok(),
+        limits: parse_limits(&args.limits)?,
+        overrides,
+    };
+    let threshold = args
+        .fail_under
+        .as_deref()
+        .map(parse_threshold)
+        .transpose()?;
+    let result = runner::grade(&lab, &source, &options)?;
+    let audience = Audience {
+        visible_only: args.visible_only,
+    };
+    let format = args.format.unwrap_or(
+        if report::human::color_wanted() || std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            Format::Human
+        } else {
+            Format::Json
+        },
+    );
+    let color = args.output.is_none() && report::human::color_wanted();
+    let rendered = report::render(&result, format, audience, color);
+    match &args.output {
+        Some(path) => write_atomically(path, rendered.as_bytes())?,
+        None => std::io::stdout().write_all(rendered.as_bytes())?,
+    }
+    let below =
+        threshold.is_some_and(|threshold| threshold.is_below(result.score(), result.max_score()));
+    Ok(if below {
+        exit_code::BELOW_THRESHOLD
+    } else {
+        exit_code::GRADED
+    })
+}
+
+enum Threshold {
+    Points(u32),
+    Percent(f64),
+}
+
+impl Threshold {
+    fn is_below(&self, score: u32, max_score: u32) -> bool {
+        match self {
+            Threshold::Points(points) => score < *points,
+            Threshold::Percent(percent) => {
+                max_score > 0 && (f64::from(score) * 100.0 / f64::from(max_score)) < *percent
+            }
+        }
+    }
+}
+
+fn parse_threshold(text: &str) -> Result<Threshold> {
+    let parsed = match text.strip_suffix('%') {
+        Some(percent) => percent.trim().parse().ok().map(Threshold::Percent),
+        None => text.trim().parse().ok().map(Threshold::Points),
+    };
+    parsed.ok_or_else(|| {
+        BadInput(format!(
+            "--fail-under `{text}`: expected points (e.g. 10) or a percentage (e.g. 80%)"
+        ))
+        .into()
+    })
+}
+
+/// Writes through a temporary file in the same directory and renames it into
+/// place, so a reader never sees half a report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let directory = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(directory)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// `grader __socklab-reference server|client LAB --host H --port P`: the
+/// reference implementation, run as a submission would be.
+fn run_reference(args: Vec<std::ffi::OsString>) -> i32 {
+    let args: Vec<String> = args
+        .into_iter()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|arg| arg == flag)
+            .and_then(|at| args.get(at + 1))
+            .cloned()
+    };
+    let result = (|| -> Result<()> {
+        let (Some(part), Some(name)) = (args.first(), args.get(1)) else {
+            bail!("usage: {REFERENCE_ARG} server|client LAB --host H --port P");
+        };
+        let lab = socklab::Lab::from_name(name)
+            .with_context(|| format!("no reference for lab `{name}`"))?;
+        let host = value("--host").unwrap_or_else(|| "127.0.0.1".into());
+        let port: u16 = value("--port")
+            .map_or(Ok(socklab::DEFAULT_PORT), |port| port.parse())
+            .context("--port")?;
+        match part.as_str() {
+            "server" => socklab::serve(lab, std::net::Ipv4Addr::UNSPECIFIED.into(), port)?,
+            "client" => {
+                let stdin = std::io::stdin();
+                let mut input = stdin.lock();
+                socklab::run_client(lab, &host, port, &mut input, &mut std::io::stdout())?;
+            }
+            other => bail!("unknown part `{other}`"),
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("socklab: {err:#}");
+            1
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Waiting for a server to listen, by watching its sockets in `/proc` rather
+//! than by sending it anything (SPEC §6).
+
+use std::time::{Duration, Instant};
+
+use crate::cell::{Cell, CellProcess};
+use crate::lab::Transport;
+use crate::outcome::ExitReport;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Listening {
+        port: u16,
+    },
+    /// It ended before listening.
+    Exited(ExitReport),
+    /// It listens, but not where it should: these (transport, port) pairs.
+    WrongPort(Vec<(Transport, u16)>),
+    /// It runs and listens nowhere.
+    Silent,
+}
+
+/// How often `/proc` is read while waiting: well inside the 2 ms in which
+/// SPEC §9 wants readiness noticed, and cheap (a few small reads).
+const POLL: Duration = Duration::from_micros(500);
+
+/// How long a server that listens on a wrong port gets to open the right one
+/// too before it is reported.
+const WRONG_PORT_GRACE: Duration = Duration::from_millis(300);
+
+/// Waits until `process` listens on one of `ports` (the first is the one it
+/// was given) over `transport`, exits, or `deadline` passes.
+pub fn wait(
+    cell: &Cell,
+    process: &CellProcess,
+    transport: Transport,
+    ports: &[u16],
+    deadline: Instant,
+) -> Readiness {
+    let mut wrong_since: Option<Instant> = None;
+    loop {
+        let listeners = cell.listeners(process);
+        if let Some(listener) = ports.iter().find_map(|port| {
+            listeners
+                .iter()
+                .find(|l| l.transport == transport && l.port == *port)
+        }) {
+            return Readiness::Listening {
+                port: listener.port,
+            };
+        }
+        if let Some(exit) = process.exit() {
+            return Readiness::Exited(exit);
+        }
+        let now = Instant::now();
+        if !listeners.is_empty() {
+            let since = *wrong_since.get_or_insert(now);
+            if now >= deadline || now - since >= WRONG_PORT_GRACE {
+                let mut bound: Vec<(Transport, u16)> =
+                    listeners.iter().map(|l| (l.transport, l.port)).collect();
+                bound.sort_by_key(|(transport, port)| (*port, transport.as_str()));
+                bound.dedup();
+                return Readiness::WrongPort(bound);
+            }
+        }
+        if now >= deadline {
+            return Readiness::Silent;
+        }
+        // Polling is the only way to watch /proc; the exit watch wakes us
+        // at once if the process ends meanwhile.
+        if let Some(exit) = process.wait_until(now + POLL) {
+            return Readiness::Exited(exit);
+        }
+    }
+}

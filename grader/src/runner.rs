@@ -1,0 +1,584 @@
+//! Grading one submission: plan it, build it, start its server in a cell, run
+//! every test, stop everything, and return the result model.
+//!
+//! Student failures become outcomes; only bad input to the grader itself (an
+//! unreadable submission path, a lab without a reference) is an error.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::cell::{
+    self, Cell, CellOptions, CellProcess, IsolationRequest, PortLock, SpawnSpec, Tier,
+};
+use crate::client_test;
+use crate::diagnose::{self, Diagnosis};
+use crate::exchange::{FailureKind, ServerExchange, StepFailure};
+use crate::lab::{Lab, Part, TestCase};
+use crate::limits::{LimitOverrides, Limits};
+use crate::outcome::{
+    Isolation, Outcome, ProgramRun, SubmissionResult, SubmissionStatus, TestResult,
+};
+use crate::readiness::{self, Readiness};
+use crate::submission::{self, Overrides, Plan, PlanError, ProgramPlan, Source};
+
+/// How to grade, beyond the lab and the submission.
+#[derive(Clone, Debug, Default)]
+pub struct GradeOptions {
+    pub seed: u64,
+    pub isolation: IsolationRequest,
+    /// The grader binary: it keeps namespace cells and runs the reference.
+    pub grader_binary: Option<PathBuf>,
+    pub limits: LimitOverrides,
+    pub overrides: Overrides,
+}
+
+/// Bad input to the grader itself; the CLI exits with code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// The name a submission goes by in results.
+pub fn submission_name(source: &Source) -> String {
+    match source {
+        Source::Reference => "reference".to_string(),
+        Source::Directory(path) => path.display().to_string(),
+    }
+}
+
+pub fn grade(
+    lab: &Lab,
+    source: &Source,
+    options: &GradeOptions,
+) -> Result<SubmissionResult, BadInput> {
+    let started = Instant::now();
+    let limits = Limits::resolve(&lab.limits, &options.limits);
+    let scratch = tempfile::Builder::new()
+        .prefix("socklab-")
+        .tempdir()
+        .map_err(|err| BadInput(format!("creating a scratch directory: {err}")))?;
+    let mut grading = Grading {
+        lab,
+        options,
+        cell_options: CellOptions {
+            isolation: options.isolation,
+            keeper: options.grader_binary.clone(),
+            limits: limits.clone(),
+        },
+        deadline: started + Duration::from_millis(limits.submission_ms),
+        limits,
+        isolation: None,
+        tests: Vec::new(),
+    };
+    let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
+        lab: lab.name.clone(),
+        submission: submission_name(source),
+        status,
+        seed: options.seed,
+        isolation: grading.isolation.unwrap_or_else(|| Isolation {
+            tier: None,
+            reason: "no program of the submission ran".into(),
+        }),
+        duration: started.elapsed(),
+        server,
+        client,
+        tests: grading.tests,
+        notes: Vec::new(),
+    };
+
+    let plan = match submission::plan(
+        lab,
+        source,
+        &options.overrides,
+        scratch.path(),
+        options.grader_binary.as_deref(),
+    ) {
+        Ok(plan) => plan,
+        Err(PlanError::BadInput(message)) => return Err(BadInput(message)),
+        Err(PlanError::NotRunnable(reason)) => {
+            grading.fail_all(&reason);
+            return Ok(result(
+                grading,
+                SubmissionStatus::NotRunnable { reason },
+                None,
+                None,
+            ));
+        }
+    };
+    if let Some(build) = &plan.build {
+        if let Err(reason) = grading.build(&plan, build) {
+            grading.fail_all(&reason);
+            let mut failed = result(
+                grading,
+                SubmissionStatus::NotRunnable { reason },
+                None,
+                None,
+            );
+            failed.notes = plan.notes;
+            return Ok(failed);
+        }
+    }
+    let server = grading.server_part(&plan);
+    let client = client_test::run_part(&mut grading, &plan);
+    let mut graded = result(grading, SubmissionStatus::Graded, server, client);
+    graded.notes = plan.notes;
+    Ok(graded)
+}
+
+/// The state of one grading run, shared by the server and client parts.
+pub(crate) struct Grading<'a> {
+    pub lab: &'a Lab,
+    pub options: &'a GradeOptions,
+    pub cell_options: CellOptions,
+    pub limits: Limits,
+    /// Tests not started by then are skipped.
+    pub deadline: Instant,
+    /// The tier of the first cell opened.
+    pub isolation: Option<Isolation>,
+    pub tests: Vec<TestResult>,
+}
+
+impl Grading<'_> {
+    pub fn open_cell(&mut self) -> Result<Cell, String> {
+        let cell = Cell::open(&self.cell_options)
+            .map_err(|err| format!("grader error: opening a cell: {err}"))?;
+        self.isolation.get_or_insert_with(|| Isolation {
+            tier: Some(cell.tier()),
+            reason: cell.reason().to_string(),
+        });
+        Ok(cell)
+    }
+
+    pub fn record(
+        &mut self,
+        test: &TestCase,
+        outcome: Outcome,
+        hint: Option<String>,
+        transcript: Vec<crate::outcome::TranscriptEntry>,
+        duration: Duration,
+    ) {
+        let hint = match outcome {
+            Outcome::Pass | Outcome::Skipped { .. } | Outcome::Error { .. } => None,
+            Outcome::Fail { .. } | Outcome::Timeout { .. } => {
+                Some(hint.unwrap_or_else(|| test.hint.clone()))
+            }
+        };
+        self.tests.push(TestResult {
+            id: test.id.clone(),
+            name: test.name.clone(),
+            part: test.part,
+            kind: test.kind,
+            visibility: test.visibility,
+            max_score: test.points,
+            outcome,
+            hint,
+            transcript,
+            duration,
+        });
+    }
+
+    /// Every test fails with `reason`: the submission could not run at all.
+    fn fail_all(&mut self, reason: &str) {
+        for test in &self.lab.tests {
+            self.record(
+                test,
+                Outcome::Fail {
+                    message: reason.to_string(),
+                },
+                None,
+                Vec::new(),
+                Duration::ZERO,
+            );
+        }
+    }
+
+    /// The environment a submission's program runs with: a short allowlist of
+    /// the grader's own (no tokens or secrets a CI runner may hold), plus the
+    /// host and port it should use.
+    pub fn environment(&self, plan: &Plan, port: u16) -> Vec<(String, String)> {
+        const PASSED_ON: &[&str] = &[
+            "PATH",
+            "HOME",
+            "LANG",
+            "LC_ALL",
+            "LC_CTYPE",
+            "TZ",
+            "USER",
+            "LOGNAME",
+            "PYENV_ROOT",
+            "PYENV_VERSION",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+        ];
+        let mut env: Vec<(String, String)> = PASSED_ON
+            .iter()
+            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+            .collect();
+        if !env.iter().any(|(name, _)| name == "LANG") {
+            env.push(("LANG".into(), "C.UTF-8".into()));
+        }
+        let tmp = plan.workdir.with_file_name("tmp");
+        let _ = std::fs::create_dir_all(&tmp);
+        env.extend([
+            ("SOCKLAB_HOST".into(), cell::CELL_HOST.to_string()),
+            ("SOCKLAB_PORT".into(), port.to_string()),
+            ("TMPDIR".into(), tmp.to_string_lossy().into_owned()),
+            ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+            ("PYTHONUNBUFFERED".into(), "1".into()),
+        ]);
+        env
+    }
+
+    fn build(&mut self, plan: &Plan, build: &ProgramPlan) -> Result<(), String> {
+        // Compilers need far more room than a lab server does.
+        let mut options = self.cell_options.clone();
+        options.limits.memory_mb = options.limits.memory_mb.max(8192);
+        options.limits.processes = options.limits.processes.max(512);
+        options.limits.cpu_seconds = options
+            .limits
+            .cpu_seconds
+            .max(2 * self.limits.build_ms / 1000);
+        options.limits.file_size_mb = options.limits.file_size_mb.max(2048);
+        options.limits.open_files = options.limits.open_files.max(4096);
+        let cell = Cell::open(&options)
+            .map_err(|err| format!("grader error: opening a cell for the build: {err}"))?;
+        let (program, args) = build.render(&cell::CELL_HOST.to_string(), self.lab.port);
+        let mut env = self.environment(plan, self.lab.port);
+        env.push(("CARGO_TERM_COLOR".into(), "never".into()));
+        let process = cell
+            .spawn(&SpawnSpec {
+                program,
+                args,
+                cwd: plan.workdir.clone(),
+                env,
+                stdin: None,
+            })
+            .map_err(|err| {
+                format!(
+                    "The build command `{}` could not start: {err}.",
+                    build.display
+                )
+            })?;
+        let exit = process.wait_until(Instant::now() + Duration::from_millis(self.limits.build_ms));
+        let end = cell.stop_all(process);
+        match exit {
+            Some(crate::outcome::ExitReport::Code(0)) => Ok(()),
+            Some(exit) => Err(format!(
+                "The build `{}` failed ({exit}). The end of its output:\n{}",
+                build.display,
+                crate::escape::escape_lines(&end.stderr.last(2048))
+            )),
+            None => Err(format!(
+                "The build `{}` did not finish within {} s.",
+                build.display,
+                self.limits.build_ms / 1000
+            )),
+        }
+    }
+
+    fn server_part(&mut self, plan: &Plan) -> Option<ProgramRun> {
+        let tests: Vec<&TestCase> = self
+            .lab
+            .tests
+            .iter()
+            .filter(|test| test.part == Part::Server)
+            .collect();
+        if tests.is_empty() {
+            return None;
+        }
+        let Some(program) = plan.server.clone() else {
+            for test in tests {
+                let reason = format!(
+                    "Not run: the submission has no server (looked for {}).",
+                    self.lab.conventions.server_files.join(", ")
+                );
+                self.record(
+                    test,
+                    Outcome::Skipped { reason },
+                    None,
+                    Vec::new(),
+                    Duration::ZERO,
+                );
+            }
+            return None;
+        };
+        let mut run = ProgramRun {
+            command: program.display.clone(),
+            ..ProgramRun::default()
+        };
+        let mut server: Option<RunningServer> = None;
+        let mut start_failure: Option<(String, String)> = None;
+        for test in tests {
+            let test_started = Instant::now();
+            if test_started >= self.deadline {
+                let reason = format!(
+                    "Not run: the submission's time limit of {} s was reached.",
+                    self.limits.submission_ms / 1000
+                );
+                self.record(
+                    test,
+                    Outcome::Skipped { reason },
+                    None,
+                    Vec::new(),
+                    Duration::ZERO,
+                );
+                continue;
+            }
+            if let Some((first_test, hint)) = &start_failure {
+                let message =
+                    format!("Not run: your server did not start (see test `{first_test}`).");
+                let hint = hint.clone();
+                self.record(
+                    test,
+                    Outcome::Fail { message },
+                    Some(hint),
+                    Vec::new(),
+                    Duration::ZERO,
+                );
+                continue;
+            }
+            if server.is_none() {
+                run.starts += 1;
+                match self.start_server(plan, &program, &mut run) {
+                    Ok(started) => server = Some(started),
+                    Err(failure) => {
+                        let hint = failure
+                            .diagnosis
+                            .as_ref()
+                            .map(|d| d.hint.clone())
+                            .unwrap_or_else(|| test.hint.clone());
+                        start_failure = Some((test.id.clone(), hint.clone()));
+                        let outcome = match failure.kind {
+                            FailureKind::Error => Outcome::Error {
+                                message: failure.message,
+                            },
+                            FailureKind::Fail | FailureKind::Timeout => Outcome::Fail {
+                                message: failure.message,
+                            },
+                        };
+                        self.record(
+                            test,
+                            outcome,
+                            Some(hint),
+                            Vec::new(),
+                            test_started.elapsed(),
+                        );
+                        continue;
+                    }
+                }
+            }
+            let running = server.as_ref().expect("started above");
+            let timeout = Duration::from_millis(test.timeout_ms)
+                .min(self.deadline.saturating_duration_since(Instant::now()));
+            let rng = crate::sentence::generator(self.options.seed, &test.id);
+            let mut exchange = ServerExchange::new(
+                &running.cell,
+                running.port,
+                self.lab.transform,
+                rng,
+                timeout,
+            );
+            let result = exchange.run(&test.steps);
+            let transcript = exchange.into_transcript();
+            // A failure is often the server dying; its exit may be reported a
+            // moment after the socket noticed. Only failing tests wait.
+            let died = match &result {
+                Ok(()) => running.process.exit(),
+                Err(_) => running.process.wait_until(Instant::now() + EXIT_NOTICE),
+            };
+            let outcome = match (result, &died) {
+                (Ok(()), _) => (Outcome::Pass, None),
+                (Err(mut failure), Some(exit)) => {
+                    // The server's death explains the failure better than the reply does.
+                    let stderr = scrub_paths(&running.process.stderr().last(4096), &plan.workdir);
+                    let diagnosis = diagnose::exited("server", exit, &stderr);
+                    failure.message = format!("{}\n{}", diagnosis.finding, failure.message);
+                    failure.diagnosis = Some(diagnosis);
+                    into_outcome(failure)
+                }
+                (Err(failure), None) => into_outcome(failure),
+            };
+            self.record(
+                test,
+                outcome.0,
+                outcome.1,
+                transcript,
+                test_started.elapsed(),
+            );
+            if died.is_some() {
+                // The next test gets a fresh server in a fresh cell.
+                let stopped = server.take().expect("running");
+                stopped.stop(&mut run, &plan.workdir);
+            }
+        }
+        if let Some(running) = server {
+            running.stop(&mut run, &plan.workdir);
+        }
+        Some(run)
+    }
+
+    fn start_server(
+        &mut self,
+        plan: &Plan,
+        program: &ProgramPlan,
+        run: &mut ProgramRun,
+    ) -> Result<RunningServer, StepFailure> {
+        let grader_error = |message: String| StepFailure {
+            kind: FailureKind::Error,
+            message,
+            diagnosis: None,
+        };
+        let cell = self.open_cell().map_err(grader_error)?;
+        let (port, lock) = port_for(&cell, program, self.lab.port).map_err(grader_error)?;
+        let (binary, args) = program.render(&cell::CELL_HOST.to_string(), port);
+        let spec = SpawnSpec {
+            program: binary,
+            args,
+            cwd: plan.workdir.clone(),
+            env: self.environment(plan, port),
+            stdin: None,
+        };
+        let process = cell.spawn(&spec).map_err(|err| StepFailure {
+            kind: FailureKind::Fail,
+            message: format!("Your server `{}` could not be started: {err}.", program.display),
+            diagnosis: Some(Diagnosis {
+                finding: format!("`{}` could not be started: {err}.", program.display),
+                hint: "Check that the file exists and is executable, or give the command in socklab.toml.".into(),
+            }),
+        })?;
+        let ready_by = Instant::now() + Duration::from_millis(self.limits.readiness_ms);
+        let readiness = readiness::wait(
+            &cell,
+            &process,
+            self.lab.transport,
+            &[port, self.lab.port],
+            ready_by,
+        );
+        match readiness {
+            Readiness::Listening { port } => Ok(RunningServer {
+                cell,
+                process,
+                port,
+                _lock: lock,
+            }),
+            failed => {
+                let stderr = scrub_paths(&process.stderr().last(4096), &plan.workdir);
+                let exit = process.exit();
+                let server = RunningServer {
+                    cell,
+                    process,
+                    port,
+                    _lock: lock,
+                };
+                server.stop(run, &plan.workdir);
+                let diagnosis = match (failed, exit) {
+                    (Readiness::Exited(_), Some(exit)) | (_, Some(exit)) => {
+                        diagnose::exited("server", &exit, &stderr)
+                    }
+                    (Readiness::WrongPort(bound), None) => {
+                        diagnose::wrong_port(port, &bound, self.lab.transport)
+                    }
+                    (
+                        Readiness::Listening { .. } | Readiness::Exited(_) | Readiness::Silent,
+                        None,
+                    ) => {
+                        let mut diagnosis = diagnose::wrong_port(port, &[], self.lab.transport);
+                        diagnosis.finding = format!(
+                            "Your server did not start listening on port {port} within {} ms.",
+                            self.limits.readiness_ms
+                        );
+                        diagnosis
+                    }
+                };
+                Err(StepFailure {
+                    kind: FailureKind::Fail,
+                    message: diagnosis.finding.clone(),
+                    diagnosis: Some(diagnosis),
+                })
+            }
+        }
+    }
+}
+
+/// The port a program gets in `cell`, and the lock to hold while it runs.
+pub(crate) fn port_for(
+    cell: &Cell,
+    program: &ProgramPlan,
+    lab_port: u16,
+) -> Result<(u16, Option<PortLock>), String> {
+    match cell.tier() {
+        // Every namespace cell has the whole port range to itself.
+        Tier::Namespace => Ok((lab_port, None)),
+        Tier::Process if program.port_aware() => cell::free_port()
+            .map(|port| (port, None))
+            .map_err(|err| format!("grader error: finding a free port: {err}")),
+        // A command without {port} may hard-code the lab's port: it runs
+        // alone on this machine, holding that port's lock.
+        Tier::Process => PortLock::acquire(lab_port)
+            .map(|lock| (lab_port, Some(lock)))
+            .map_err(|err| format!("grader error: {err}")),
+    }
+}
+
+pub(crate) fn into_outcome(failure: StepFailure) -> (Outcome, Option<String>) {
+    let hint = failure.diagnosis.map(|diagnosis| diagnosis.hint);
+    let outcome = match failure.kind {
+        FailureKind::Fail => Outcome::Fail {
+            message: failure.message,
+        },
+        FailureKind::Timeout => Outcome::Timeout {
+            message: failure.message,
+        },
+        FailureKind::Error => Outcome::Error {
+            message: failure.message,
+        },
+    };
+    (outcome, hint)
+}
+
+/// A server that is up, with the cell it runs in.
+struct RunningServer {
+    cell: Cell,
+    process: CellProcess,
+    port: u16,
+    /// Held while a possibly hard-coded port is in use (process tier only).
+    _lock: Option<PortLock>,
+}
+
+impl RunningServer {
+    fn stop(self, run: &mut ProgramRun, workdir: &Path) {
+        let end = self.cell.stop_all(self.process);
+        run.exit = end.exit;
+        run.stdout_tail = scrub_paths(&end.stdout.last(2048), workdir);
+        run.stderr_tail = scrub_paths(&end.stderr.last(2048), workdir);
+    }
+}
+
+/// How long a failed test waits for news that the server died.
+const EXIT_NOTICE: Duration = Duration::from_millis(100);
+
+/// Removes the scratch directory from a program's output: Python prints
+/// absolute paths in tracebacks, and `/tmp/socklab-x1y2z3/submission/` would
+/// make every report different and tell the student nothing.
+pub(crate) fn scrub_paths(bytes: &[u8], workdir: &Path) -> Vec<u8> {
+    let prefix = format!("{}/", workdir.display());
+    let prefix = prefix.as_bytes();
+    let mut scrubbed = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest
+        .windows(prefix.len())
+        .position(|window| window == prefix)
+    {
+        scrubbed.extend_from_slice(&rest[..at]);
+        rest = &rest[at + prefix.len()..];
+    }
+    scrubbed.extend_from_slice(rest);
+    scrubbed
+}

@@ -1,0 +1,109 @@
+//! Seeded sentences, so a submission cannot pass by answering fixed strings.
+//!
+//! Each test draws from its own generator, seeded from the run's seed and the
+//! test's id: the same seed gives the same sentences whatever order tests run
+//! in, and the seed printed in the report reproduces a run exactly.
+
+/// Lowercase words, a few with letters whose uppercase is longer or not ASCII.
+const WORDS: &[&str] = &[
+    "socket",
+    "server",
+    "client",
+    "datagram",
+    "stream",
+    "port",
+    "bind",
+    "listen",
+    "accept",
+    "packet",
+    "network",
+    "layer",
+    "router",
+    "host",
+    "address",
+    "message",
+    "reply",
+    "sentence",
+    "upper",
+    "lower",
+    "kurose",
+    "ross",
+    "internet",
+    "protocol",
+    "transport",
+    "application",
+    "welcome",
+    "connection",
+    "buffer",
+    "sends",
+    "receives",
+    "loopback",
+    "straße",
+    "café",
+    "naïve",
+    "señor",
+    "façade",
+    "über",
+    "mississippi",
+    "sassafras",
+    "sessions",
+    "whiskers",
+];
+
+/// The generator for one test.
+pub fn generator(seed: u64, test_id: &str) -> fastrand::Rng {
+    // FNV-1a of the id, mixed with the seed: stable across platforms and versions.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in test_id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    fastrand::Rng::with_seed(seed ^ hash)
+}
+
+pub fn words(rng: &mut fastrand::Rng, count: usize) -> Vec<u8> {
+    let words: Vec<&str> = (0..count)
+        .map(|_| WORDS[rng.usize(..WORDS.len())])
+        .collect();
+    words.join(" ").into_bytes()
+}
+
+/// `size` bytes of lowercase letters and spaces.
+pub fn filler(rng: &mut fastrand::Rng, size: usize) -> Vec<u8> {
+    (0..size)
+        .map(|_| {
+            if rng.u8(..8) == 0 {
+                b' '
+            } else {
+                rng.lowercase() as u8
+            }
+        })
+        .collect()
+}
+
+/// A seed for a run that did not ask for one.
+pub fn fresh_seed() -> u64 {
+    fastrand::u64(..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_and_test_give_the_same_sentence() {
+        let first = words(&mut generator(7, "one-sentence"), 6);
+        let again = words(&mut generator(7, "one-sentence"), 6);
+        let other_test = words(&mut generator(7, "two-clients"), 6);
+        assert_eq!(first, again);
+        assert_ne!(first, other_test);
+        assert_eq!(first.iter().filter(|&&b| b == b' ').count(), 5);
+    }
+
+    #[test]
+    fn filler_is_lowercase_text_of_the_size_asked() {
+        let bytes = filler(&mut generator(1, "x"), 2048);
+        assert_eq!(bytes.len(), 2048);
+        assert!(bytes.iter().all(|&b| b == b' ' || b.is_ascii_lowercase()));
+    }
+}

@@ -1,0 +1,417 @@
+//! Deciding how to run a submission (SPEC §3): the first of these that applies
+//! wins — `--server`/`--client` commands, a `socklab.toml` manifest, the lab's
+//! conventions (textbook file names run with `python3 -u`, a Cargo package's
+//! lab binaries). The submission is copied to a scratch directory first, so
+//! grading never changes it.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::lab::{Lab, Part};
+
+/// What is being graded.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// The reference implementation built into the grader.
+    Reference,
+    Directory(PathBuf),
+}
+
+/// `--server` and `--client` from the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub server: Option<String>,
+    pub client: Option<String>,
+}
+
+/// A program to start; `{host}` and `{port}` in its arguments are filled in
+/// when it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramPlan {
+    pub argv: Vec<String>,
+    /// How the command is shown to people.
+    pub display: String,
+}
+
+impl ProgramPlan {
+    fn shell(command: &str) -> ProgramPlan {
+        ProgramPlan {
+            argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
+            display: command.to_string(),
+        }
+    }
+
+    /// Whether the command takes its port from the grader. One that does not
+    /// may hard-code the lab's port.
+    pub fn port_aware(&self) -> bool {
+        self.argv.iter().any(|arg| arg.contains("{port}"))
+    }
+
+    /// The program and its arguments with `{host}` and `{port}` filled in.
+    pub fn render(&self, host: &str, port: u16) -> (PathBuf, Vec<String>) {
+        let fill = |arg: &String| {
+            arg.replace("{host}", host)
+                .replace("{port}", &port.to_string())
+        };
+        let mut argv = self.argv.iter().map(fill);
+        let program = PathBuf::from(argv.next().unwrap_or_default());
+        (program, argv.collect())
+    }
+}
+
+/// How to run a submission.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Where its programs run: the scratch copy.
+    pub workdir: PathBuf,
+    /// Built before anything runs (`cargo build`, a manifest's `build`).
+    pub build: Option<ProgramPlan>,
+    pub server: Option<ProgramPlan>,
+    pub client: Option<ProgramPlan>,
+    /// Things worth telling the student, e.g. that the code looks like Python 2.
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn program(&self, part: Part) -> Option<&ProgramPlan> {
+        match part {
+            Part::Server => self.server.as_ref(),
+            Part::Client => self.client.as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanError {
+    /// The grader was given something it cannot read (exit code 2).
+    BadInput(String),
+    /// A readable submission with nothing that can run; graded as zero.
+    NotRunnable(String),
+}
+
+/// The hidden first argument that makes the grader binary run the reference.
+pub const REFERENCE_ARG: &str = "__socklab-reference";
+
+/// The `socklab.toml` a submission may carry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    build: Option<String>,
+    server: Option<ManifestProgram>,
+    client: Option<ManifestProgram>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestProgram {
+    command: String,
+}
+
+/// Plans a run. `grader_binary` runs the reference (see [`REFERENCE_ARG`]);
+/// `scratch` is an empty directory the submission is copied into.
+pub fn plan(
+    lab: &Lab,
+    source: &Source,
+    overrides: &Overrides,
+    scratch: &Path,
+    grader_binary: Option<&Path>,
+) -> Result<Plan, PlanError> {
+    let workdir = scratch.join("submission");
+    std::fs::create_dir_all(&workdir)
+        .map_err(|err| PlanError::BadInput(format!("creating {}: {err}", workdir.display())))?;
+    let mut plan = Plan {
+        workdir: workdir.clone(),
+        build: None,
+        server: overrides.server.as_deref().map(ProgramPlan::shell),
+        client: overrides.client.as_deref().map(ProgramPlan::shell),
+        notes: Vec::new(),
+    };
+    let directory = match source {
+        Source::Reference => {
+            let binary = grader_binary.ok_or_else(|| {
+                PlanError::BadInput("grading the reference needs the grader binary".into())
+            })?;
+            if socklab::Lab::from_name(&lab.name).is_none() {
+                return Err(PlanError::BadInput(format!(
+                    "lab `{}` has no reference implementation; name a submission to grade",
+                    lab.name
+                )));
+            }
+            let reference = |part: &str| ProgramPlan {
+                argv: [
+                    binary.to_string_lossy().as_ref(),
+                    REFERENCE_ARG,
+                    part,
+                    &lab.name,
+                    "--host",
+                    "{host}",
+                    "--port",
+                    "{port}",
+                ]
+                .map(String::from)
+                .to_vec(),
+                display: format!("socklab {part} {} --port {{port}}", lab.name),
+            };
+            plan.server.get_or_insert_with(|| reference("server"));
+            plan.client.get_or_insert_with(|| reference("client"));
+            return Ok(plan);
+        }
+        Source::Directory(directory) => directory,
+    };
+    let metadata = std::fs::metadata(directory).map_err(|err| {
+        PlanError::BadInput(format!("submission `{}`: {err}", directory.display()))
+    })?;
+    if !metadata.is_dir() {
+        return Err(PlanError::BadInput(format!(
+            "submission `{}` is not a directory",
+            directory.display()
+        )));
+    }
+    copy_tree(directory, &workdir).map_err(|err| {
+        PlanError::BadInput(format!(
+            "copying submission `{}`: {err}",
+            directory.display()
+        ))
+    })?;
+    if is_empty(&workdir) {
+        return Err(PlanError::NotRunnable(
+            "The submission is empty: there is no file to run.".into(),
+        ));
+    }
+
+    let manifest_path = workdir.join("socklab.toml");
+    if manifest_path.exists() {
+        let text = std::fs::read_to_string(&manifest_path)
+            .map_err(|err| PlanError::NotRunnable(format!("socklab.toml cannot be read: {err}")))?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|span| text[..span.start].matches('\n').count() + 1);
+            PlanError::NotRunnable(format!(
+                "socklab.toml{}: {}",
+                line.map(|line| format!(", line {line}"))
+                    .unwrap_or_default(),
+                err.message()
+            ))
+        })?;
+        plan.build = manifest.build.as_deref().map(ProgramPlan::shell);
+        if plan.server.is_none() {
+            plan.server = manifest
+                .server
+                .map(|program| ProgramPlan::shell(&program.command));
+        }
+        if plan.client.is_none() {
+            plan.client = manifest
+                .client
+                .map(|program| ProgramPlan::shell(&program.command));
+        }
+        return Ok(plan);
+    }
+
+    for (part, files) in [
+        (Part::Server, &lab.conventions.server_files),
+        (Part::Client, &lab.conventions.client_files),
+    ] {
+        if plan.program(part).is_some() || !lab.has_part(part) {
+            continue;
+        }
+        let Some(file) = files.iter().find(|file| workdir.join(file).is_file()) else {
+            continue;
+        };
+        let source_text = std::fs::read(workdir.join(file)).unwrap_or_default();
+        if let Some(marker) = python2_marker(&String::from_utf8_lossy(&source_text)) {
+            plan.notes.push(format!(
+                "{file} looks like Python 2 ({marker}). It is run with python3, as the lab requires: print needs parentheses, and raw_input is input."
+            ));
+        }
+        let program = ProgramPlan {
+            argv: vec![
+                python3().to_string_lossy().into_owned(),
+                "-u".into(),
+                file.clone(),
+            ],
+            display: format!("python3 -u {file}"),
+        };
+        match part {
+            Part::Server => plan.server = Some(program),
+            Part::Client => plan.client = Some(program),
+        }
+    }
+
+    if workdir.join("Cargo.toml").is_file() && (plan.server.is_none() || plan.client.is_none()) {
+        let target = scratch.join("target");
+        // A package that belongs to a workspace (a lab crate in this
+        // repository) only builds where it stands; its sources are read, not
+        // changed, and the build output goes to the scratch directory.
+        let manifest = if inside_workspace(directory) {
+            directory.join("Cargo.toml")
+        } else {
+            workdir.join("Cargo.toml")
+        };
+        plan.build = Some(ProgramPlan {
+            argv: vec![
+                "cargo".into(),
+                "build".into(),
+                "--release".into(),
+                "--bins".into(),
+                "--quiet".into(),
+                "--manifest-path".into(),
+                manifest.to_string_lossy().into_owned(),
+                "--target-dir".into(),
+                target.to_string_lossy().into_owned(),
+            ],
+            display: "cargo build --release --bins".into(),
+        });
+        let release = target.join("release");
+        let binary = |names: &[String], part: Part| {
+            names.first().map(|name| {
+                let mut argv = vec![release.join(name).to_string_lossy().into_owned()];
+                if part == Part::Client {
+                    argv.extend(["--host".to_string(), "{host}".to_string()]);
+                }
+                argv.extend(["--port".to_string(), "{port}".to_string()]);
+                ProgramPlan {
+                    display: format!("{name} {}", argv[1..].join(" ")),
+                    argv,
+                }
+            })
+        };
+        if plan.server.is_none() && lab.has_part(Part::Server) {
+            plan.server = binary(&lab.conventions.server_bins, Part::Server);
+        }
+        if plan.client.is_none() && lab.has_part(Part::Client) {
+            plan.client = binary(&lab.conventions.client_bins, Part::Client);
+        }
+    }
+
+    if plan.server.is_none() && plan.client.is_none() {
+        let mut expected: Vec<String> = lab.conventions.server_files.clone();
+        expected.extend(lab.conventions.client_files.iter().cloned());
+        return Err(PlanError::NotRunnable(format!(
+            "Nothing to run: the submission has no socklab.toml, no Cargo.toml and none of the files {}.",
+            expected
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(plan)
+}
+
+/// A tell-tale sign of Python 2 source, if any.
+pub fn python2_marker(source: &str) -> Option<&'static str> {
+    for line in source.lines().map(str::trim_start) {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.starts_with("print \"") || line.starts_with("print '") || line == "print" {
+            return Some("a print statement without parentheses");
+        }
+        if line.contains("raw_input(") {
+            return Some("raw_input()");
+        }
+        if line.starts_with("except ")
+            && line.contains(", ")
+            && line.ends_with(':')
+            && !line.contains('(')
+        {
+            return Some("`except Error, name:`");
+        }
+    }
+    None
+}
+
+/// The real Python 3 interpreter, resolved once: version-manager shims on the
+/// PATH would add a shell and a second process to every run.
+pub fn python3() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .and_then(|output| String::from_utf8(output.stdout).ok())
+            .map(|path| PathBuf::from(path.trim()))
+            .filter(|path| path.is_file())
+            .unwrap_or_else(|| PathBuf::from("python3"))
+    })
+}
+
+fn inside_workspace(directory: &Path) -> bool {
+    let Ok(directory) = directory.canonicalize() else {
+        return false;
+    };
+    directory.ancestors().skip(1).any(|parent| {
+        std::fs::read_to_string(parent.join("Cargo.toml"))
+            .is_ok_and(|text| text.contains("[workspace]"))
+    })
+}
+
+fn is_empty(directory: &Path) -> bool {
+    walk_files(directory).next().is_none()
+}
+
+fn walk_files(directory: &Path) -> impl Iterator<Item = PathBuf> {
+    let mut pending = vec![directory.to_path_buf()];
+    std::iter::from_fn(move || {
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                if let Ok(entries) = std::fs::read_dir(&path) {
+                    pending.extend(entries.filter_map(|entry| Some(entry.ok()?.path())));
+                }
+            } else {
+                return Some(path);
+            }
+        }
+        None
+    })
+}
+
+/// Copies a submission, skipping build output and version control, and
+/// keeping symbolic links as links rather than following them out of the tree.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name == "target" || name == ".git" || name == "__pycache__" {
+            continue;
+        }
+        let destination = to.join(&name);
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &destination)?;
+        } else if kind.is_dir() {
+            std::fs::create_dir_all(&destination)?;
+            copy_tree(&entry.path(), &destination)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &destination)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python2_is_recognised() {
+        assert!(python2_marker("print \"hello\"\n").is_some());
+        assert!(python2_marker("x = raw_input('> ')\n").is_some());
+        assert!(python2_marker("print('hello')\n# print \"old\"\n").is_none());
+    }
+
+    #[test]
+    fn templates_fill_host_and_port() {
+        let program = ProgramPlan::shell("./server --port {port} --host {host}");
+        assert!(program.port_aware());
+        let (binary, args) = program.render("127.0.0.1", 4242);
+        assert_eq!(binary, PathBuf::from("/bin/sh"));
+        assert_eq!(args[1], "./server --port 4242 --host 127.0.0.1");
+        assert!(!ProgramPlan::shell("python3 -u TCPServer.py").port_aware());
+    }
+}

@@ -1,0 +1,120 @@
+//! The `socklab` binary: runs any lab's reference server or client.
+//!
+//! ```text
+//! socklab server <LAB> [--port P] [--bind ADDR]
+//! socklab client <LAB> [--host H] [--port P]
+//! ```
+//!
+//! This file only reads the command line and turns errors into messages and
+//! exit codes; the labs themselves live in the library, one module each.
+
+use std::io::{self, ErrorKind, IsTerminal, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use socklab::{DEFAULT_PORT, Lab};
+
+/// Exit code when the server or the client failed: the port was taken, the
+/// server did not answer, and so on. (Exit code 2, a mistake on the command
+/// line such as an unknown lab, comes from clap, which prints its own message.)
+const EXIT_FAILED: u8 = 1;
+
+#[derive(Parser)]
+#[command(
+    name = "socklab",
+    version,
+    about = "Reference servers and clients for the socket-programming labs of Kurose & Ross, section 2.7"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a lab's server until it is interrupted (Ctrl-C).
+    Server {
+        /// The lab whose server to run.
+        #[arg(value_parser = lab_parser())]
+        lab: Lab,
+        /// The port to listen on; 0 lets the system pick a free one.
+        #[arg(long, default_value_t = DEFAULT_PORT)]
+        port: u16,
+        /// The local address to listen on: 0.0.0.0 for every IPv4 address of
+        /// this machine (the textbook's ''), 127.0.0.1 for this machine only.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: IpAddr,
+    },
+    /// Run a lab's client once: it reads standard input and prints the replies.
+    Client {
+        /// The lab whose client to run.
+        #[arg(value_parser = lab_parser())]
+        lab: Lab,
+        /// The server's host name or IP address.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// The server's port.
+        #[arg(long, default_value_t = DEFAULT_PORT)]
+        port: u16,
+    },
+}
+
+/// Accepts exactly the names of [`Lab::ALL`], so that `--help` lists them and
+/// an unknown name gets an error that lists them too.
+fn lab_parser() -> impl TypedValueParser<Value = Lab> {
+    PossibleValuesParser::new(Lab::ALL.map(Lab::name))
+        .map(|name| Lab::from_name(&name).expect("clap accepts only the names of Lab::ALL"))
+}
+
+fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
+        Command::Server { lab, port, bind } => socklab::serve(lab, bind, port)
+            .map_err(|error| explain_server_error(lab, bind, port, error)),
+        Command::Client { lab, host, port } => {
+            let mut input = io::stdin().lock();
+            let mut output = io::stdout().lock();
+            let outcome = socklab::run_client(lab, &host, port, &mut input, &mut output);
+            if outcome.is_err() && output.is_terminal() {
+                // The prompt has no newline. At a terminal, where standard
+                // output and standard error share the screen, end its line so
+                // the error starts on a line of its own. Redirected output is
+                // left exactly as the client wrote it.
+                let _ = output.write_all(b"\n");
+            }
+            let _ = output.flush();
+            outcome.map_err(|error| error.to_string())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("socklab: {message}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+/// A server stops only when it cannot start: binding its socket failed. The
+/// common causes get a sentence that says what to do next.
+fn explain_server_error(lab: Lab, bind: IpAddr, port: u16, error: io::Error) -> String {
+    let address = SocketAddr::new(bind, port);
+    let lab = lab.name();
+    match error.kind() {
+        ErrorKind::AddrInUse => format!(
+            "cannot start the {lab} server on {address}: the address is already in use, \
+             probably by another server (an earlier run still going?). Stop it, or choose \
+             another port with --port."
+        ),
+        ErrorKind::AddrNotAvailable => format!(
+            "cannot start the {lab} server on {address}: {bind} is not an address of this \
+             machine. Use --bind 0.0.0.0 for every address, or --bind 127.0.0.1."
+        ),
+        ErrorKind::PermissionDenied => format!(
+            "cannot start the {lab} server on {address}: permission denied (ports below 1024 \
+             are reserved for the administrator). Choose another port with --port."
+        ),
+        _ => format!("the {lab} server on {address} failed: {error}"),
+    }
+}
