@@ -1,0 +1,10 @@
+//! The grader's integration tests, in one test binary so `cargo test` builds
+//! and links it once. Each module holds one concern; `support` has the
+//! helpers they share.
+
+mod support;
+
+mod cli;
+mod formats;
+mod labs;
+mod samples;
