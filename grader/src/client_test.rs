@@ -22,6 +22,9 @@ use crate::runner::{Grading, port_for, scrub_paths};
 use crate::submission::{Plan, ProgramPlan};
 use crate::transform::TransformName;
 
+/// The hint when the grader's server heard nothing from the client.
+const NOTHING_ARRIVED: &str = "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default).";
+
 /// How often the peer's blocking calls wake to check whether the test ended.
 const PEER_TICK: Duration = Duration::from_millis(10);
 
@@ -282,15 +285,35 @@ impl ClientTest<'_, '_> {
                     PeerBehaviour::Silent | PeerBehaviour::Absent
                 )
             });
+            let log = self.peer.as_ref().map(Peer::log).unwrap_or_default();
             let hint = if silent_peer {
                 "Your client waits forever when no reply comes. Set a timeout before receiving (clientSocket.settimeout(2) in Python, set_read_timeout in Rust), then print an error and exit."
+            } else if log.received.is_empty() {
+                NOTHING_ARRIVED
+            } else if log.replies.is_empty()
+                && self.grading.lab.transform == TransformName::UppercaseLines
+            {
+                "The grader's server got no complete line, so it had nothing to answer: end every line you send with '\\n'."
             } else {
-                "Your client kept running after the exchange. Close the socket and let the program end once the reply is printed."
+                "Your client kept running after the exchange. Close the socket and let the program end once the replies are printed."
+            };
+            let exchange = if silent_peer {
+                String::new()
+            } else {
+                let replies = if log.replies.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    shown(&log.replies.concat())
+                };
+                format!(
+                    "\n  the grader's server received {} and replied {replies}",
+                    shown_or_nothing(&log.received)
+                )
             };
             return Err((
                 Outcome::Timeout {
                     message: format!(
-                        "Your client did not finish within {waited} ms; the grader stopped it.{}",
+                        "Your client did not finish within {waited} ms; the grader stopped it.{exchange}{}",
                         self.output_summary()
                     ),
                 },
@@ -298,6 +321,13 @@ impl ClientTest<'_, '_> {
             ));
         }
         Ok(())
+    }
+
+    /// Whether the grader's server was listening and heard nothing at all.
+    fn nothing_arrived(&self) -> bool {
+        self.peer
+            .as_ref()
+            .is_some_and(|peer| peer.log().received.is_empty())
     }
 
     fn ran(&self) -> &ClientRun {
@@ -375,7 +405,9 @@ impl ClientTest<'_, '_> {
                 && find(&output, &sent, 0).is_some()
                 && matches!(expectation, ClientExpectation::Replies)
         };
-        let hint = if printed_sent {
+        let hint = if self.nothing_arrived() {
+            Some(NOTHING_ARRIVED.to_string())
+        } else if printed_sent {
             Some("Your client printed the sentence it sent, not the server's reply. Print what recvfrom/recv returned (modifiedMessage.decode()).".to_string())
         } else if matches!(expectation, ClientExpectation::Replies)
             && self.grading.lab.transform == TransformName::UppercaseLines
@@ -423,7 +455,7 @@ impl ClientTest<'_, '_> {
             return Ok(());
         }
         let hint = if received.is_empty() {
-            "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default)."
+            NOTHING_ARRIVED
         } else if strip_newline(&received) == transform.client_message(&stdin).as_slice() {
             "Your client sent the newline that input() would have removed: send the sentence without the trailing newline."
         } else {
@@ -456,7 +488,9 @@ impl ClientTest<'_, '_> {
             None => "a failure exit status (not 0)".to_string(),
         };
         let got = exit.map_or("no exit".to_string(), |exit| exit.to_string());
-        let hint = if success {
+        let hint = if self.nothing_arrived() && success {
+            NOTHING_ARRIVED.to_string()
+        } else if success {
             diagnose::stderr_hint(&self.ran().stderr.joined())
                 .unwrap_or_else(|| "Your client should end normally after printing the reply: check for an exception at the end (see its stderr).".into())
         } else {

@@ -5,6 +5,7 @@ use std::fmt::Write;
 
 use super::Audience;
 use crate::escape::escape_lines;
+use crate::lab::Part;
 use crate::outcome::{Outcome, SubmissionResult, SubmissionStatus};
 
 struct Palette {
@@ -115,9 +116,18 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
             let _ = writeln!(out, "        {} {hint}", palette.yellow("hint:"));
         }
     }
-    for (part, run) in [("server", &result.server), ("client", &result.client)] {
-        if let Some(run) = run {
+    for (part, run) in [
+        (Part::Server, &result.server),
+        (Part::Client, &result.client),
+    ] {
+        // A program's last words matter only when one of its tests failed.
+        let part_failed = result
+            .tests
+            .iter()
+            .any(|test| test.part == part && !test.outcome.is_pass());
+        if let (Some(run), true) = (run, part_failed) {
             if let (Some(exit), false) = (&run.exit, run.stderr_tail.is_empty()) {
+                let part = part.as_str();
                 let _ = writeln!(
                     out,
                     "  {part} `{}` ended with {exit}; the end of its stderr:",
