@@ -18,7 +18,7 @@ use crate::lab::{
     ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, TestCase, Transport,
 };
 use crate::outcome::{ExitReport, Outcome, ProgramRun, TranscriptEntry, TranscriptEvent};
-use crate::runner::{Grading, port_for, scrub_paths};
+use crate::runner::{Grading, port_for, record_end};
 use crate::submission::{Plan, ProgramPlan};
 use crate::transform::TransformName;
 
@@ -256,9 +256,7 @@ impl ClientTest<'_, '_> {
         })?;
         let exit = process.wait_until(self.deadline);
         let end = self.cell.stop_all(process);
-        self.run.exit = end.exit.clone();
-        self.run.stdout_tail = scrub_paths(&end.stdout.last(2048), &self.plan.workdir);
-        self.run.stderr_tail = scrub_paths(&end.stderr.last(2048), &self.plan.workdir);
+        record_end(self.run, end.clone(), &self.plan.workdir);
         match &exit {
             Some(exit) => note(
                 &self.transcript,
@@ -742,6 +740,30 @@ impl PeerContext {
         }
     }
 
+    /// Waits briefly for the client to close first, so that the TIME_WAIT of
+    /// the connection lands on the client's ephemeral port and not on the
+    /// lab's port, which a later server without SO_REUSEADDR must bind again
+    /// (this matters in the process tier, where the port is the machine's).
+    fn let_client_close_first(&self, stream: &mut TcpStream) {
+        const GRACE: Duration = Duration::from_millis(200);
+        let until = Instant::now() + GRACE;
+        let mut scratch = [0u8; 1024];
+        while !self.stopping() && Instant::now() < until {
+            match stream.read(&mut scratch) {
+                // The client closed: closing now is the passive close.
+                Ok(0) => return,
+                // Bytes after the request are not part of the protocol; ignore them.
+                Ok(_) => {}
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Serves one connection like the lab's reference server: one read and
     /// one reply for whole-message labs, a reply per line for line labs.
     fn serve_connection(&self, mut stream: TcpStream) {
@@ -780,7 +802,9 @@ impl PeerContext {
                 }
             }
             if !line_based {
-                break; // One request, one reply, then close: the handout's protocol.
+                // One request, one reply, then close: the handout's protocol.
+                self.let_client_close_first(&mut stream);
+                break;
             }
         }
         record(

@@ -83,6 +83,27 @@ pub struct ServerExchange<'a> {
     transcript: Vec<TranscriptEntry>,
 }
 
+/// Closes a connection without leaving the server's port in TIME_WAIT.
+///
+/// Whoever closes a TCP connection first keeps it in TIME_WAIT for a minute,
+/// and a server without SO_REUSEADDR (the textbook's) cannot bind its port
+/// again until then. When the server closed first, the grader answers with a
+/// reset, which ends the connection on both sides at once; otherwise the
+/// grader is the one to close first and the TIME_WAIT is on its own side.
+fn close_quietly(conn: Conn) {
+    let Conn::Tcp { stream, at_eof, .. } = conn else {
+        return;
+    };
+    // The server may have closed after a reply no step read past: look.
+    let server_closed = at_eof || {
+        let _ = stream.set_nonblocking(true);
+        matches!((&stream).read(&mut [0u8; 1]), Ok(0))
+    };
+    if server_closed {
+        let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+    }
+}
+
 /// What one blocking read brought.
 enum Read_ {
     Data(usize),
@@ -112,8 +133,11 @@ impl<'a> ServerExchange<'a> {
         }
     }
 
-    pub fn into_transcript(self) -> Vec<TranscriptEntry> {
-        self.transcript
+    pub fn into_transcript(mut self) -> Vec<TranscriptEntry> {
+        for (_, conn) in self.sockets.drain() {
+            close_quietly(conn);
+        }
+        std::mem::take(&mut self.transcript)
     }
 
     pub fn run(&mut self, steps: &[Step]) -> Result<(), StepFailure> {
@@ -164,7 +188,9 @@ impl<'a> ServerExchange<'a> {
                 Ok(())
             }
             Step::Close { socket } => {
-                self.sockets.remove(socket);
+                if let Some(conn) = self.sockets.remove(socket) {
+                    close_quietly(conn);
+                }
                 self.note(socket, "closed");
                 Ok(())
             }

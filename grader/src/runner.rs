@@ -344,6 +344,17 @@ impl Grading<'_> {
                 );
                 continue;
             }
+            // A server that died after the last test (on its own, or on a
+            // reset the test left behind) is started afresh for this one.
+            if server
+                .as_ref()
+                .is_some_and(|running| running.process.exit().is_some())
+            {
+                server
+                    .take()
+                    .expect("checked")
+                    .stop(&mut run, &plan.workdir);
+            }
             if server.is_none() {
                 run.starts += 1;
                 match self.start_server(plan, &program, &mut run) {
@@ -445,66 +456,87 @@ impl Grading<'_> {
             env: self.environment(plan, port),
             stdin: None,
         };
-        let process = cell.spawn(&spec).map_err(|err| StepFailure {
-            kind: FailureKind::Fail,
-            message: format!("Your server `{}` could not be started: {err}.", program.display),
-            diagnosis: Some(Diagnosis {
-                finding: format!("`{}` could not be started: {err}.", program.display),
-                hint: "Check that the file exists and is executable, or give the command in socklab.toml.".into(),
-            }),
-        })?;
-        let ready_by = Instant::now() + Duration::from_millis(self.limits.readiness_ms);
-        let readiness = readiness::wait(
-            &cell,
-            &process,
-            self.lab.transport,
-            &[port, self.lab.port],
-            ready_by,
-        );
-        match readiness {
-            Readiness::Listening { port } => Ok(RunningServer {
-                cell,
-                process,
-                port,
-                _lock: lock,
-            }),
-            failed => {
-                let stderr = scrub_paths(&process.stderr().last(4096), &plan.workdir);
-                let exit = process.exit();
-                let server = RunningServer {
+        let mut waited_for_port = false;
+        loop {
+            let process = cell.spawn(&spec).map_err(|err| StepFailure {
+                kind: FailureKind::Fail,
+                message: format!("Your server `{}` could not be started: {err}.", program.display),
+                diagnosis: Some(Diagnosis {
+                    finding: format!("`{}` could not be started: {err}.", program.display),
+                    hint: "Check that the file exists and is executable, or give the command in socklab.toml.".into(),
+                }),
+            })?;
+            let ready_by = Instant::now() + Duration::from_millis(self.limits.readiness_ms);
+            let readiness = readiness::wait(
+                &cell,
+                &process,
+                self.lab.transport,
+                &[port, self.lab.port],
+                ready_by,
+            );
+            if let Readiness::Listening { port } = readiness {
+                return Ok(RunningServer {
                     cell,
                     process,
                     port,
                     _lock: lock,
-                };
-                server.stop(run, &plan.workdir);
-                let diagnosis = match (failed, exit) {
-                    (Readiness::Exited(_), Some(exit)) | (_, Some(exit)) => {
-                        diagnose::exited("server", &exit, &stderr)
-                    }
-                    (Readiness::WrongPort(bound), None) => {
-                        diagnose::wrong_port(port, &bound, self.lab.transport)
-                    }
-                    (
-                        Readiness::Listening { .. } | Readiness::Exited(_) | Readiness::Silent,
-                        None,
-                    ) => {
-                        let mut diagnosis = diagnose::wrong_port(port, &[], self.lab.transport);
-                        diagnosis.finding = format!(
-                            "Your server did not start listening on port {port} within {} ms.",
-                            self.limits.readiness_ms
-                        );
-                        diagnosis
-                    }
-                };
-                Err(StepFailure {
-                    kind: FailureKind::Fail,
-                    message: diagnosis.finding.clone(),
-                    diagnosis: Some(diagnosis),
-                })
+                });
             }
+            let stderr = scrub_paths(&process.stderr().last(4096), &plan.workdir);
+            let exit = process.exit();
+            record_end(run, cell.stop_all(process), &plan.workdir);
+            // In the process tier the lab's port is the machine's: a connection
+            // an earlier program on it left in TIME_WAIT keeps a server without
+            // SO_REUSEADDR from binding it for up to a minute. Holding the port's
+            // lock, the grader waits that out once rather than fail the student.
+            if lock.is_some()
+                && !waited_for_port
+                && String::from_utf8_lossy(&stderr).contains("in use")
+            {
+                waited_for_port = true;
+                if wait_for_time_wait(port, self.deadline) {
+                    run.starts += 1;
+                    continue;
+                }
+            }
+            let diagnosis = match (readiness, exit) {
+                (_, Some(exit)) => diagnose::exited("server", &exit, &stderr),
+                (Readiness::WrongPort(bound), None) => {
+                    diagnose::wrong_port(port, &bound, self.lab.transport)
+                }
+                (Readiness::Listening { .. } | Readiness::Exited(_) | Readiness::Silent, None) => {
+                    let mut diagnosis = diagnose::wrong_port(port, &[], self.lab.transport);
+                    diagnosis.finding = format!(
+                        "Your server did not start listening on port {port} within {} ms.",
+                        self.limits.readiness_ms
+                    );
+                    diagnosis
+                }
+            };
+            return Err(StepFailure {
+                kind: FailureKind::Fail,
+                message: diagnosis.finding.clone(),
+                diagnosis: Some(diagnosis),
+            });
         }
     }
+}
+
+/// Waits until no TCP connection on `port` is in TIME_WAIT, or `deadline`.
+/// Returns whether there had been any and they are gone.
+fn wait_for_time_wait(port: u16, deadline: Instant) -> bool {
+    const LONGEST: Duration = Duration::from_secs(65);
+    let until = deadline.min(Instant::now() + LONGEST);
+    if cell::procfs::time_waits(port) == 0 {
+        return false;
+    }
+    while Instant::now() < until {
+        if cell::procfs::time_waits(port) == 0 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
 }
 
 /// The port a program gets in `cell`, and the lock to hold while it runs.
@@ -554,11 +586,15 @@ struct RunningServer {
 
 impl RunningServer {
     fn stop(self, run: &mut ProgramRun, workdir: &Path) {
-        let end = self.cell.stop_all(self.process);
-        run.exit = end.exit;
-        run.stdout_tail = scrub_paths(&end.stdout.last(2048), workdir);
-        run.stderr_tail = scrub_paths(&end.stderr.last(2048), workdir);
+        record_end(run, self.cell.stop_all(self.process), workdir);
     }
+}
+
+/// Keeps how a program's last run ended, and the tails of its output.
+pub(crate) fn record_end(run: &mut ProgramRun, end: cell::ProgramEnd, workdir: &Path) {
+    run.exit = end.exit;
+    run.stdout_tail = scrub_paths(&end.stdout.last(2048), workdir);
+    run.stderr_tail = scrub_paths(&end.stderr.last(2048), workdir);
 }
 
 /// How long a failed test waits for news that the server died.

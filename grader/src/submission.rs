@@ -351,8 +351,15 @@ fn inside_workspace(directory: &Path) -> bool {
     })
 }
 
+/// Whether a submission has nothing but hidden files (`.gitkeep`, `.DS_Store`).
 fn is_empty(directory: &Path) -> bool {
-    walk_files(directory).next().is_none()
+    !walk_files(directory).any(|path| {
+        path.strip_prefix(directory).is_ok_and(|relative| {
+            !relative
+                .components()
+                .any(|part| part.as_os_str().to_string_lossy().starts_with('.'))
+        })
+    })
 }
 
 fn walk_files(directory: &Path) -> impl Iterator<Item = PathBuf> {

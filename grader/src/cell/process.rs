@@ -13,7 +13,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
 use nix::sys::signal::{Signal, kill, killpg};
-use nix::unistd::Pid;
+use nix::unistd::{ForkResult, Pid};
 
 use super::limits::Rlimits;
 use super::procfs::{self, Listener};
@@ -40,12 +40,21 @@ pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> 
         })
         .process_group(0);
     // SAFETY: the closure only makes async-signal-safe system calls (prctl,
-    // setrlimit) and allocates nothing.
+    // fork, setrlimit, waitpid, close_range, _exit) and allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            // If the grader dies, its direct children die with it.
+            // If the grader dies, its direct child dies with it.
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            rlimits.apply()
+            // A stand-in parent between the grader and the program: a program
+            // that signals its parent (getppid) reaches the stand-in, whose
+            // death the grader reports as the program's, not the grader.
+            match nix::unistd::fork()? {
+                ForkResult::Child => {
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                    rlimits.apply()
+                }
+                ForkResult::Parent { child } => stand_in(child),
+            }
         });
     }
     let mut child = command.spawn()?;
@@ -75,6 +84,38 @@ pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> 
         stderr,
         helpers,
     })
+}
+
+/// The stand-in parent: holds no file descriptor (so pipes and std's exec
+/// error pipe close as if it were not there), waits for the program and ends
+/// the way it ended. Runs between fork and exec: async-signal-safe calls only.
+fn stand_in(program: Pid) -> ! {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    // SAFETY: close_range(0, MAX, 0) only closes this process's descriptors.
+    unsafe {
+        nix::libc::syscall(nix::libc::SYS_close_range, 0u32, u32::MAX, 0u32);
+    }
+    loop {
+        match waitpid(program, None) {
+            Ok(WaitStatus::Exited(_, code)) => exit_now(code),
+            Ok(WaitStatus::Signaled(_, signal, _)) => {
+                // SAFETY: restoring the default action is async-signal-safe.
+                unsafe {
+                    let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl);
+                }
+                let _ = nix::sys::signal::raise(signal);
+                exit_now(128 + signal as i32)
+            }
+            Err(nix::errno::Errno::EINTR) | Ok(_) => continue,
+            Err(_) => exit_now(127),
+        }
+    }
+}
+
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit ends the process without running anything of the
+    // grader's (no atexit handlers, no flushing of buffers copied by fork).
+    unsafe { nix::libc::_exit(code) }
 }
 
 /// Writes `bytes` to a child's stdin on a thread, then closes it: a client
@@ -128,7 +169,7 @@ pub fn kill_cell(pid: i32, marker: &str, main_alive: bool) {
     for _ in 0..ROUNDS {
         let alive: Vec<i32> = members(pid, marker, main_alive)
             .into_iter()
-            .filter(|&member| !is_zombie(member))
+            .filter(|&member| !procfs::is_zombie(member))
             .collect();
         if alive.is_empty() {
             return;
@@ -149,14 +190,4 @@ fn members(pid: i32, marker: &str, main_alive: bool) -> HashSet<i32> {
     }
     found.remove(&(std::process::id() as i32));
     found
-}
-
-fn is_zombie(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            stat.rsplit(')')
-                .next()
-                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true)
 }

@@ -64,6 +64,29 @@ fn parse_socket_line(line: &str, transport: Transport) -> Option<Listener> {
     })
 }
 
+/// How many TCP connections on local `port` are in TIME_WAIT in this
+/// network namespace.
+pub fn time_waits(port: u16) -> usize {
+    const TIME_WAIT: &str = "06";
+    ["tcp", "tcp6"]
+        .iter()
+        .filter_map(|file| fs::read_to_string(Path::new("/proc/self/net").join(file)).ok())
+        .map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local_port = fields.get(1).and_then(|local| local.rsplit(':').next());
+                    fields.get(3) == Some(&TIME_WAIT)
+                        && local_port.and_then(|hex| u16::from_str_radix(hex, 16).ok())
+                            == Some(port)
+                })
+                .count()
+        })
+        .sum()
+}
+
 /// Socket inodes held open by process `pid`.
 pub fn socket_inodes(pid: i32) -> HashSet<u64> {
     let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
@@ -111,6 +134,36 @@ pub fn processes_marked(marker: &str) -> Vec<i32> {
                 .unwrap_or(false)
         })
         .collect()
+}
+
+/// Processes whose cell marker starts with `prefix`: with this grader's pid
+/// as the prefix, every process any of its cells started and that is still
+/// alive. Tests use it to prove cleanup.
+pub fn processes_marked_with_prefix(prefix: &str) -> Vec<i32> {
+    let needle = format!("{}={prefix}", super::CELL_MARKER_VAR);
+    all_processes()
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/environ"))
+                .map(|environ| {
+                    environ
+                        .split(|&b| b == 0)
+                        .any(|entry| entry.starts_with(needle.as_bytes()))
+                })
+                .unwrap_or(false)
+        })
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+/// Whether `pid` is a zombie (or already gone): dead, only waiting to be reaped.
+pub fn is_zombie(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 fn all_processes() -> impl Iterator<Item = i32> {
