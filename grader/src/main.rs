@@ -184,6 +184,7 @@ fn grade(args: GradeArgs) -> Result<i32> {
         grader_binary: std::env::current_exe().ok(),
         limits: parse_limits(&args.limits)?,
         overrides,
+        cell_label: None,
     };
     let threshold = args
         .fail_under

@@ -30,6 +30,8 @@ pub struct GradeOptions {
     pub grader_binary: Option<PathBuf>,
     pub limits: LimitOverrides,
     pub overrides: Overrides,
+    /// A label for this grading's cells (see [`CellOptions::label`]).
+    pub cell_label: Option<String>,
 }
 
 /// Bad input to the grader itself; the CLI exits with code 2.
@@ -70,6 +72,7 @@ pub fn grade(
             isolation: options.isolation,
             keeper: options.grader_binary.clone(),
             limits: limits.clone(),
+            label: options.cell_label.clone(),
         },
         deadline: started + Duration::from_millis(limits.submission_ms),
         limits,

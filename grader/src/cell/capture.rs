@@ -38,10 +38,15 @@ impl Captured {
         bytes
     }
 
-    /// The last `limit` bytes kept, for short reports such as a stderr tail.
+    /// The last `limit` bytes kept, for short reports such as a stderr tail,
+    /// after a visible marker when anything before them was cut.
     pub fn last(&self, limit: usize) -> Vec<u8> {
         let joined = self.joined();
-        joined[joined.len().saturating_sub(limit)..].to_vec()
+        if joined.len() <= limit && self.total == joined.len() as u64 {
+            return joined;
+        }
+        let kept = &joined[joined.len().saturating_sub(limit)..];
+        ["…[earlier output cut]…\n".as_bytes(), kept].concat()
     }
 }
 

@@ -72,6 +72,9 @@ pub struct CellOptions {
     /// (the grader binary itself). Without one, namespace cells are unavailable.
     pub keeper: Option<PathBuf>,
     pub limits: Limits,
+    /// Put into every cell's marker after the grader's pid, so that the
+    /// processes of one batch or one test can be told from any other's.
+    pub label: Option<String>,
 }
 
 /// The address the grader reaches a cell's programs on.
@@ -148,8 +151,13 @@ static NAMESPACES_REFUSED: OnceLock<String> = OnceLock::new();
 impl Cell {
     pub fn open(options: &CellOptions) -> std::io::Result<Cell> {
         let marker = format!(
-            "{}-{}",
+            "{}-{}{}",
             std::process::id(),
+            options
+                .label
+                .as_deref()
+                .map(|label| format!("{label}-"))
+                .unwrap_or_default(),
             NEXT_CELL.fetch_add(1, Ordering::Relaxed)
         );
         let (backend, reason) = match options.isolation {

@@ -42,6 +42,7 @@ pub fn options(isolation: IsolationRequest) -> GradeOptions {
         grader_binary: Some(grader_binary()),
         limits: Default::default(),
         overrides: Overrides::default(),
+        cell_label: None,
     }
 }
 
