@@ -74,7 +74,8 @@ pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<Program
             );
             continue;
         }
-        let timeout = Duration::from_millis(test.timeout_ms)
+        let timeout = test
+            .timeout(&grading.limits)
             .min(grading.deadline.saturating_duration_since(started));
         let (outcome, hint, transcript) = match grading.open_cell() {
             Ok(cell) => {

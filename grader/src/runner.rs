@@ -13,7 +13,7 @@ use crate::cell::{
 use crate::client_test;
 use crate::diagnose::{self, Diagnosis};
 use crate::exchange::{FailureKind, ServerExchange, StepFailure};
-use crate::lab::{Lab, Part, TestCase};
+use crate::lab::{Lab, Part, TestCase, Transport};
 use crate::limits::{LimitOverrides, Limits};
 use crate::outcome::{
     Isolation, Outcome, ProgramRun, SubmissionResult, SubmissionStatus, TestResult,
@@ -347,12 +347,9 @@ impl Grading<'_> {
                 );
                 continue;
             }
-            // A server that died after the last test (on its own, or on a
-            // reset the test left behind) is started afresh for this one.
-            if server
-                .as_ref()
-                .is_some_and(|running| running.process.exit().is_some())
-            {
+            // A server that stopped serving after the last test (it exited,
+            // or closed its listening socket) is started afresh for this one.
+            if server.as_ref().is_some_and(|running| !running.serving()) {
                 server
                     .take()
                     .expect("checked")
@@ -389,7 +386,8 @@ impl Grading<'_> {
                 }
             }
             let running = server.as_ref().expect("started above");
-            let timeout = Duration::from_millis(test.timeout_ms)
+            let timeout = test
+                .timeout(&self.limits)
                 .min(self.deadline.saturating_duration_since(Instant::now()));
             let rng = crate::sentence::generator(self.options.seed, &test.id);
             let mut exchange = ServerExchange::new(
@@ -401,18 +399,32 @@ impl Grading<'_> {
             );
             let result = exchange.run(&test.steps);
             let transcript = exchange.into_transcript();
-            // A failure is often the server dying; its exit may be reported a
-            // moment after the socket noticed. Only failing tests wait.
-            let died = match &result {
-                Ok(()) => running.process.exit(),
-                Err(_) => running.process.wait_until(Instant::now() + EXIT_NOTICE),
+            // A failure is often the server dying. Whether it still serves is
+            // read from its sockets, which does not depend on how soon its
+            // exit is reported. One that stopped serving is stopped for good,
+            // so its exit status and all of its output are known before the
+            // diagnosis; the next test starts a fresh one.
+            let ended = match &result {
+                Err(_) if !running.serving() => {
+                    running.process.wait_until(Instant::now() + EXIT_NOTICE);
+                    Some(
+                        server
+                            .take()
+                            .expect("running")
+                            .stop(&mut run, &plan.workdir),
+                    )
+                }
+                Ok(()) | Err(_) => None,
             };
-            let outcome = match (result, &died) {
+            let died = ended
+                .as_ref()
+                .and_then(|end| Some((end.exit.clone()?, end)));
+            let outcome = match (result, died) {
                 (Ok(()), _) => (Outcome::Pass, None),
-                (Err(mut failure), Some(exit)) => {
+                (Err(mut failure), Some((exit, end))) => {
                     // The server's death explains the failure better than the reply does.
-                    let stderr = scrub_paths(&running.process.stderr().last(4096), &plan.workdir);
-                    let diagnosis = diagnose::exited("server", exit, &stderr);
+                    let stderr = scrub_paths(&end.stderr.last(4096), &plan.workdir);
+                    let diagnosis = diagnose::exited("server", &exit, &stderr);
                     failure.message = format!("{}\n{}", diagnosis.finding, failure.message);
                     failure.diagnosis = Some(diagnosis);
                     into_outcome(failure)
@@ -426,11 +438,6 @@ impl Grading<'_> {
                 transcript,
                 test_started.elapsed(),
             );
-            if died.is_some() {
-                // The next test gets a fresh server in a fresh cell.
-                let stopped = server.take().expect("running");
-                stopped.stop(&mut run, &plan.workdir);
-            }
         }
         if let Some(running) = server {
             running.stop(&mut run, &plan.workdir);
@@ -482,12 +489,15 @@ impl Grading<'_> {
                     cell,
                     process,
                     port,
+                    transport: self.lab.transport,
                     _lock: lock,
                 });
             }
-            let stderr = scrub_paths(&process.stderr().last(4096), &plan.workdir);
-            let exit = process.exit();
-            record_end(run, cell.stop_all(process), &plan.workdir);
+            // Stopped first: its exit and all it printed are then known.
+            let end = cell.stop_all(process);
+            let stderr = scrub_paths(&end.stderr.last(4096), &plan.workdir);
+            let exit = end.exit.clone();
+            record_end(run, end, &plan.workdir);
             // In the process tier the lab's port is the machine's: a connection
             // an earlier program on it left in TIME_WAIT keeps a server without
             // SO_REUSEADDR from binding it for up to a minute. Holding the port's
@@ -583,13 +593,27 @@ struct RunningServer {
     cell: Cell,
     process: CellProcess,
     port: u16,
+    transport: Transport,
     /// Held while a possibly hard-coded port is in use (process tier only).
     _lock: Option<PortLock>,
 }
 
 impl RunningServer {
-    fn stop(self, run: &mut ProgramRun, workdir: &Path) {
-        record_end(run, self.cell.stop_all(self.process), workdir);
+    /// Whether it still runs and still listens where the tests reach it.
+    fn serving(&self) -> bool {
+        self.process.exit().is_none()
+            && self
+                .cell
+                .listeners(&self.process)
+                .iter()
+                .any(|listener| listener.port == self.port && listener.transport == self.transport)
+    }
+
+    /// Stops it, keeps how it ended in `run`, and returns that.
+    fn stop(self, run: &mut ProgramRun, workdir: &Path) -> cell::ProgramEnd {
+        let end = self.cell.stop_all(self.process);
+        record_end(run, end.clone(), workdir);
+        end
     }
 }
 
@@ -600,8 +624,8 @@ pub(crate) fn record_end(run: &mut ProgramRun, end: cell::ProgramEnd, workdir: &
     run.stderr_tail = scrub_paths(&end.stderr.last(2048), workdir);
 }
 
-/// How long a failed test waits for news that the server died.
-const EXIT_NOTICE: Duration = Duration::from_millis(100);
+/// How long a failed test waits for the exit of a server that stopped serving.
+const EXIT_NOTICE: Duration = Duration::from_secs(1);
 
 /// Removes the scratch directory from a program's output: Python prints
 /// absolute paths in tracebacks, and `/tmp/socklab-x1y2z3/submission/` would

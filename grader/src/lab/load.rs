@@ -18,7 +18,7 @@ use super::{
     ClientExpectation, Conventions, Expectation, Kind, Lab, OutputStream, Part, Payload,
     PeerBehaviour, Send, SocketName, Step, TestCase, Transport, Visibility,
 };
-use crate::limits::{LimitOverrides, Limits};
+use crate::limits::LimitOverrides;
 use crate::transform::TransformName;
 
 /// A lab file that cannot be used. Displayed as
@@ -63,7 +63,6 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         .map_err(|err| error_at(err.span().map(|s| s.start), err.message().to_string()))?;
 
     let lab_limits = raw.limits.unwrap_or_default();
-    let default_test_ms = Limits::resolve(&lab_limits, &LimitOverrides::default()).test_ms;
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     let mut tests = Vec::with_capacity(raw.test.len());
     for raw_test in raw.test {
@@ -96,7 +95,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             kind: raw_test.kind,
             points: raw_test.points,
             visibility: raw_test.visibility,
-            timeout_ms: raw_test.timeout_ms.unwrap_or(default_test_ms),
+            timeout_ms: raw_test.timeout_ms,
             hint: raw_test.hint,
             steps,
             line: line_of(text, test_offset),

@@ -77,14 +77,22 @@ pub struct TestCase {
     pub kind: Kind,
     pub points: u32,
     pub visibility: Visibility,
-    /// How long the whole test may take.
-    pub timeout_ms: u64,
+    /// How long the whole test may take, when the test sets it; otherwise the
+    /// `test_ms` limit in force applies (see [`TestCase::timeout`]).
+    pub timeout_ms: Option<u64>,
     /// The lab author's hint, shown when the test fails and no sharper
     /// diagnosis applies.
     pub hint: String,
     pub steps: Vec<Step>,
     /// 1-based line of the test in its lab file, for messages.
     pub line: usize,
+}
+
+impl TestCase {
+    /// The test's own deadline, or the default from the limits in force.
+    pub fn timeout(&self, limits: &crate::limits::Limits) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(limits.test_ms))
+    }
 }
 
 /// Which program of the submission a test exercises.

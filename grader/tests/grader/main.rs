@@ -4,6 +4,7 @@
 
 mod support;
 
+mod adversarial;
 mod cli;
 mod formats;
 mod labs;

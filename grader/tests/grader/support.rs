@@ -91,3 +91,14 @@ pub fn summary(result: &SubmissionResult) -> String {
     );
     lines.join("\n")
 }
+
+/// Whether this kernel lets the grader open namespace cells.
+pub fn namespaces_available() -> bool {
+    let options = grader::cell::CellOptions {
+        isolation: IsolationRequest::Namespace,
+        keeper: Some(grader_binary()),
+        limits: grader::limits::Limits::default(),
+        label: None,
+    };
+    grader::cell::Cell::open(&options).is_ok()
+}

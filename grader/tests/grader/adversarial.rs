@@ -1,0 +1,288 @@
+//! Hostile submissions (`fixtures/submissions/adversarial/`), graded all at
+//! once in each isolation tier. Whatever they do, the grader must return a
+//! valid result within the deadline with exactly the expected score, and
+//! leave none of their processes behind.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use grader::cell::{IsolationRequest, Tier, procfs};
+use grader::limits::LimitOverrides;
+use grader::outcome::SubmissionResult;
+use grader::runner::grade;
+use grader::submission::Source;
+use serde::Deserialize;
+
+use crate::support::{self, SEED, repo, summary};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expectations {
+    lab: String,
+    limits: LimitOverrides,
+    submissions: BTreeMap<String, Expected>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Expected {
+    score: u32,
+    #[serde(default = "graded")]
+    status: String,
+    /// Text some test's message must contain.
+    message: Option<String>,
+    /// Text the server's stdout tail must contain.
+    stdout: Option<String>,
+    namespace_stderr: Option<String>,
+    process_stderr: Option<String>,
+}
+
+fn graded() -> String {
+    "graded".into()
+}
+
+fn adversarial_dir() -> PathBuf {
+    repo().join("fixtures/submissions/adversarial")
+}
+
+fn expectations() -> Expectations {
+    let path = adversarial_dir().join("expected.toml");
+    toml::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Grades every hostile submission at once and checks each result.
+fn run_suite(isolation: IsolationRequest, label: &str) {
+    let expected = expectations();
+    let on_disk: Vec<String> = std::fs::read_dir(adversarial_dir())
+        .unwrap()
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            entry
+                .file_type()
+                .ok()?
+                .is_dir()
+                .then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    assert_eq!(
+        on_disk.len(),
+        expected.submissions.len(),
+        "every submission has an expectation and vice versa"
+    );
+    assert!(expected.submissions.len() >= 20);
+    let lab = support::lab(&expected.lab);
+    let mut options = support::options(isolation);
+    options.limits = expected.limits.clone();
+    options.cell_label = Some(label.to_string());
+    let deadline = Duration::from_millis(
+        expected
+            .limits
+            .submission_ms
+            .expect("the suite sets a deadline"),
+    );
+
+    let results: Vec<(String, SubmissionResult, Duration)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = expected
+            .submissions
+            .keys()
+            .map(|name| {
+                let (lab, options) = (&lab, &options);
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let source = Source::Directory(adversarial_dir().join(name));
+                    let result =
+                        grade(lab, &source, options).unwrap_or_else(|err| panic!("{name}: {err}"));
+                    (name.clone(), result, started.elapsed())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("grading never panics"))
+            .collect()
+    });
+
+    let survivors =
+        procfs::processes_marked_with_prefix(&format!("{}-{label}-", std::process::id()));
+    assert!(
+        survivors.is_empty(),
+        "processes survived their cells: {survivors:?}"
+    );
+
+    for (name, result, took) in &results {
+        let want = &expected.submissions[name];
+        let context = format!("{name} ({label}, seed {SEED}):\n{}", summary(result));
+        assert_eq!(result.status.as_str(), want.status, "{context}");
+        assert_eq!(result.score(), want.score, "{context}");
+        assert!(
+            *took < deadline + Duration::from_secs(10),
+            "{name} took {took:?}"
+        );
+        let tier = result.isolation.tier;
+        if result.status.as_str() == "graded" {
+            let expected_tier = match isolation {
+                IsolationRequest::Namespace => Tier::Namespace,
+                IsolationRequest::Process | IsolationRequest::Auto => Tier::Process,
+            };
+            assert_eq!(tier, Some(expected_tier), "{context}");
+        }
+        if let Some(text) = &want.message {
+            let messages: Vec<&str> = result
+                .tests
+                .iter()
+                .filter_map(|test| test.outcome.message())
+                .collect();
+            let status_message = result.status.message().unwrap_or("");
+            assert!(
+                status_message.contains(text.as_str())
+                    || messages
+                        .iter()
+                        .any(|message| message.contains(text.as_str())),
+                "{context}\nno message contains {text:?}:\n{}",
+                messages.join("\n---\n")
+            );
+        }
+        let server = result.server.as_ref();
+        let tail = |bytes: fn(&grader::outcome::ProgramRun) -> &Vec<u8>| {
+            server
+                .map(|run| String::from_utf8_lossy(bytes(run)).into_owned())
+                .unwrap_or_default()
+        };
+        if let Some(text) = &want.stdout {
+            let stdout = tail(|run| &run.stdout_tail);
+            assert!(
+                stdout.contains(text.as_str()),
+                "{context}\nstdout tail: {stdout}"
+            );
+            assert!(
+                stdout.len() < 4096,
+                "the kept tail is bounded: {} bytes",
+                stdout.len()
+            );
+        }
+        let stderr_wanted = match tier {
+            Some(Tier::Namespace) => &want.namespace_stderr,
+            Some(Tier::Process) | None => &want.process_stderr,
+        };
+        if let Some(text) = stderr_wanted {
+            let stderr = tail(|run| &run.stderr_tail);
+            assert!(
+                stderr.contains(text.as_str()),
+                "{context}\nstderr tail: {stderr}"
+            );
+        }
+        // Whatever the submission printed, every report is well-formed.
+        let json = grader::report::json::render(result, Default::default());
+        let parsed: serde_json::Value =
+            serde_json::from_str(&json).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(parsed["score"], result.score());
+    }
+}
+
+#[test]
+fn hostile_submissions_in_namespace_cells() {
+    if !support::namespaces_available() {
+        eprintln!(
+            "skipped: this kernel refuses unprivileged namespaces; the process tier is tested below"
+        );
+        return;
+    }
+    run_suite(IsolationRequest::Namespace, "adversarial-namespace");
+}
+
+#[test]
+fn hostile_submissions_in_process_cells() {
+    run_suite(IsolationRequest::Process, "adversarial-process");
+}
+
+/// A neighbour that forks hundreds of processes does not change how the
+/// textbook server is graded.
+#[test]
+fn a_fork_happy_neighbour_changes_nothing() {
+    let lab = support::lab("tcp-uppercase");
+    let textbook = Source::Directory(repo().join("fixtures/submissions/tcp-uppercase/textbook"));
+    let forker = Source::Directory(adversarial_dir().join("forks-many-children"));
+    let options = support::options(IsolationRequest::Auto);
+    let alone = grade(&lab, &textbook, &options).unwrap();
+    let beside = std::thread::scope(|scope| {
+        let neighbour = scope.spawn(|| grade(&lab, &forker, &options).unwrap());
+        let beside = grade(&lab, &textbook, &options).unwrap();
+        neighbour.join().unwrap();
+        beside
+    });
+    let statuses = |result: &SubmissionResult| -> Vec<(String, &'static str)> {
+        result
+            .tests
+            .iter()
+            .map(|test| (test.id.clone(), test.outcome.status()))
+            .collect()
+    };
+    assert_eq!(
+        statuses(&alone),
+        statuses(&beside),
+        "alone:\n{}\nbeside:\n{}",
+        summary(&alone),
+        summary(&beside)
+    );
+}
+
+/// After grading hostile submissions, the grader's own threads and file
+/// descriptors are back where they were. Counted in a process of its own:
+/// other tests of this binary run in parallel and open their own.
+#[test]
+fn the_grader_releases_its_threads_and_fds() {
+    const ALONE: &str = "SOCKLAB_TEST_ALONE";
+    if std::env::var_os(ALONE).is_none() {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "adversarial::the_grader_releases_its_threads_and_fds",
+                "--exact",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(ALONE, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the counting run failed");
+        return;
+    }
+    let count = |dir: &str| std::fs::read_dir(dir).unwrap().count();
+    let lab = support::lab("tcp-uppercase");
+    let mut options = support::options(IsolationRequest::Auto);
+    options.limits = expectations().limits;
+    let nasty = [
+        "grandchild-holds-stdout",
+        "forks-many-children",
+        "floods-output",
+        "ignores-sigterm",
+    ];
+    let grade_all = |options: &grader::runner::GradeOptions| {
+        for name in nasty {
+            grade(
+                &lab,
+                &Source::Directory(adversarial_dir().join(name)),
+                options,
+            )
+            .unwrap();
+        }
+    };
+    // A first round warms up what is created once per process.
+    grade_all(&options);
+    for isolation in [IsolationRequest::Auto, IsolationRequest::Process] {
+        options.isolation = isolation;
+        let (threads, fds) = (count("/proc/self/task"), count("/proc/self/fd"));
+        grade_all(&options);
+        assert_eq!(
+            count("/proc/self/task"),
+            threads,
+            "threads after {isolation:?}"
+        );
+        assert_eq!(
+            count("/proc/self/fd"),
+            fds,
+            "file descriptors after {isolation:?}"
+        );
+    }
+}
