@@ -1,0 +1,46 @@
+//! The udp-uppercase server: `cargo run --bin udp-uppercase-server`, with
+//! `-- --port P` to listen on another port than 12000.
+//!
+//! This program binds the socket and hands it to `serve` in `src/lib.rs`,
+//! where your code goes. There is nothing to change here.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::process::ExitCode;
+
+use udp_uppercase_lab::command_line;
+
+// For instructors: `--features reference` runs the reference solution instead
+// of the code in `src/lib.rs` (see the handout's instructor note).
+#[cfg(feature = "reference")]
+use socklab::udp_uppercase::serve;
+#[cfg(not(feature = "reference"))]
+use udp_uppercase_lab::serve;
+
+const PROGRAM: &str = "udp-uppercase-server";
+
+fn main() -> ExitCode {
+    let args = match command_line::server_args(PROGRAM) {
+        Ok(args) => args,
+        Err(status) => return status,
+    };
+    // `serverSocket = socket(AF_INET, SOCK_DGRAM)` and
+    // `serverSocket.bind(('', serverPort))`: `UdpSocket::bind` does both.
+    let address = SocketAddr::new(args.bind, args.port);
+    let socket = match UdpSocket::bind(address) {
+        Ok(socket) => socket,
+        Err(error) => {
+            eprintln!(
+                "{}",
+                command_line::explain_bind_error(PROGRAM, address, &error)
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match serve(socket) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{PROGRAM}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
