@@ -240,12 +240,16 @@ pub fn plan(
         }
     }
 
-    if workdir.join("Cargo.toml").is_file() && (plan.server.is_none() || plan.client.is_none()) {
+    let lacks_program = |part: Part| plan.program(part).is_none() && lab.has_part(part);
+    if workdir.join("Cargo.toml").is_file()
+        && (lacks_program(Part::Server) || lacks_program(Part::Client))
+    {
         let target = scratch.join("target");
         // A package that belongs to a workspace (a lab crate in this
         // repository) only builds where it stands; its sources are read, not
-        // changed, and the build output goes to the scratch directory.
-        let manifest = if inside_workspace(directory) {
+        // changed, and the build output goes to the scratch directory. The
+        // build runs in the scratch directory, so its path is made absolute.
+        let manifest = if let Some(directory) = workspace_member(directory) {
             directory.join("Cargo.toml")
         } else {
             workdir.join("Cargo.toml")
@@ -341,14 +345,14 @@ pub fn python3() -> &'static Path {
     })
 }
 
-fn inside_workspace(directory: &Path) -> bool {
-    let Ok(directory) = directory.canonicalize() else {
-        return false;
-    };
-    directory.ancestors().skip(1).any(|parent| {
+/// The absolute path of `directory` when it is inside a Cargo workspace.
+fn workspace_member(directory: &Path) -> Option<PathBuf> {
+    let directory = directory.canonicalize().ok()?;
+    let inside = directory.ancestors().skip(1).any(|parent| {
         std::fs::read_to_string(parent.join("Cargo.toml"))
             .is_ok_and(|text| text.contains("[workspace]"))
-    })
+    });
+    inside.then_some(directory)
 }
 
 /// Whether a submission has nothing but hidden files (`.gitkeep`, `.DS_Store`).
@@ -410,6 +414,33 @@ mod tests {
         assert!(python2_marker("print \"hello\"\n").is_some());
         assert!(python2_marker("x = raw_input('> ')\n").is_some());
         assert!(python2_marker("print('hello')\n# print \"old\"\n").is_none());
+    }
+
+    #[test]
+    fn a_lab_crate_named_by_a_relative_path_builds_from_its_absolute_manifest() {
+        let lab = crate::lab::builtin("udp-uppercase").unwrap().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let source = Source::Directory("../labs/udp-uppercase".into());
+        let plan = plan(&lab, &source, &Overrides::default(), scratch.path(), None).unwrap();
+        let build = plan.build.expect("a Cargo package is built");
+        let flag = build.argv.iter().position(|arg| arg == "--manifest-path");
+        let manifest = Path::new(&build.argv[flag.expect("a manifest path") + 1]);
+        assert!(manifest.is_absolute(), "{}", manifest.display());
+        assert!(manifest.is_file(), "{}", manifest.display());
+    }
+
+    #[test]
+    fn a_cargo_package_is_not_built_when_every_part_has_a_command() {
+        // udp-count-s has no client part: a server command is all it needs.
+        let lab = crate::lab::builtin("udp-count-s").unwrap().unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let source = Source::Directory("../labs/udp-count-s".into());
+        let overrides = Overrides {
+            server: Some("./server --port {port}".into()),
+            client: None,
+        };
+        let plan = plan(&lab, &source, &overrides, scratch.path(), None).unwrap();
+        assert!(plan.build.is_none());
     }
 
     #[test]
