@@ -1,1 +1,315 @@
-//! (filled in by its issue)
+//! The lab crates under `labs/` (issue 5): proof that no lab test is vacuous,
+//! and that a student's `cargo test` and an instructor's `grader grade` agree.
+//!
+//! For every lab, the crate's binaries are built twice, as the untouched stub
+//! and with `--features reference`, and graded through the grader library with
+//! `--server`/`--client` overrides pointing at them, as the crate's own
+//! `tests/lab.rs` does: the stub must fail every test and the reference must
+//! pass every one. Then `grader grade <lab> labs/<lab>`, which finds and builds
+//! the crate by the lab's Cargo conventions, must report the same tests passing
+//! and failing as grading the stub's binaries directly.
+//!
+//! The builds use their own target directory under `target/lab-proof/`, so they
+//! never wait for the lock the `cargo test` running this test holds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use grader::cell::IsolationRequest;
+use grader::outcome::SubmissionResult;
+use grader::runner::grade;
+use grader::submission::{Overrides, Source};
+
+use crate::support::{self, SEED, repo, summary};
+
+/// Every lab with a crate under `labs/`.
+const LABS: &[&str] = &["udp-uppercase", "tcp-uppercase", "udp-count-s", "tcp-lines"];
+
+/// Tests the untouched stub passes although it does nothing, as `(lab, test)`.
+///
+/// `client-no-server` asks only that the client exit unsuccessfully with some
+/// output when nothing listens, and a stub whose `todo!()` panics does exactly
+/// that. The lab files need a sharper test (for UDP, a silent server and an
+/// `expect_sent`, so the client must have sent before giving up). Once one is
+/// fixed, `stub_fails_every_test` fails and asks for its entry to be removed.
+const STUB_PASSES: &[(&str, &str)] = &[
+    ("udp-uppercase", "client-no-server"),
+    ("tcp-uppercase", "client-no-server"),
+    ("tcp-lines", "client-no-server"),
+];
+
+/// How a lab crate is built.
+#[derive(Clone, Copy, Debug)]
+enum Variant {
+    /// As handed to students.
+    Stub,
+    /// `--features reference`: the reference solution in place of the stubs.
+    Reference,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::Stub => "stub",
+            Variant::Reference => "reference",
+        }
+    }
+}
+
+fn package(lab: &str) -> String {
+    format!("{lab}-lab")
+}
+
+/// Builds every lab crate's binaries as `variant`, once per test run, and
+/// returns the directory that holds them.
+fn binaries(variant: Variant) -> &'static Path {
+    static STUB: OnceLock<PathBuf> = OnceLock::new();
+    static REFERENCE: OnceLock<PathBuf> = OnceLock::new();
+    let built = match variant {
+        Variant::Stub => &STUB,
+        Variant::Reference => &REFERENCE,
+    };
+    built.get_or_init(|| build(variant))
+}
+
+fn build(variant: Variant) -> PathBuf {
+    // One target directory per variant: the same binaries built with other
+    // features would overwrite each other's files.
+    let target = repo().join("target/lab-proof").join(variant.name());
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .current_dir(repo())
+        .args(["build", "--quiet", "--bins", "--target-dir"])
+        .arg(&target);
+    for lab in LABS {
+        cargo.args(["-p", &package(lab)]);
+    }
+    if let Variant::Reference = variant {
+        let features: Vec<String> = LABS
+            .iter()
+            .map(|lab| format!("{}/reference", package(lab)))
+            .collect();
+        cargo.args(["--features", &features.join(",")]);
+    }
+    let output = cargo.output().expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "building the lab crates ({}) failed:\n{}",
+        variant.name(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    target.join("debug")
+}
+
+/// `program` quoted for the shell the grader runs commands with.
+fn quoted(program: &Path) -> String {
+    format!("'{}'", program.display().to_string().replace('\'', r"'\''"))
+}
+
+/// Grades `lab`'s binaries built as `variant`, named on the command line as
+/// the lab crate's own tests name them.
+fn grade_binaries(lab: &str, variant: Variant) -> SubmissionResult {
+    let lab_file = support::lab(lab);
+    let directory = binaries(variant);
+    let command = |names: &[String], flags: &str| {
+        names
+            .first()
+            .map(|name| format!("{} {flags}", quoted(&directory.join(name))))
+    };
+    let mut options = support::options(IsolationRequest::Auto);
+    options.overrides = Overrides {
+        server: command(&lab_file.conventions.server_bins, "--port {port}"),
+        client: command(
+            &lab_file.conventions.client_bins,
+            "--host {host} --port {port}",
+        ),
+    };
+    let source = Source::Directory(repo().join("labs").join(lab));
+    grade(&lab_file, &source, &options).expect("grading runs")
+}
+
+/// Test id → passed, from the result model.
+fn verdicts(result: &SubmissionResult) -> BTreeMap<String, bool> {
+    result
+        .tests
+        .iter()
+        .map(|test| (test.id.clone(), test.outcome.is_pass()))
+        .collect()
+}
+
+fn stub_fails_every_test(lab: &str) {
+    let result = grade_binaries(lab, Variant::Stub);
+    let known: Vec<&str> = STUB_PASSES
+        .iter()
+        .filter(|(known_lab, _)| *known_lab == lab)
+        .map(|(_, test)| *test)
+        .collect();
+    assert_eq!(
+        result.tests.len(),
+        support::lab(lab).tests.len(),
+        "{}",
+        summary(&result)
+    );
+    for test in &result.tests {
+        let expected_pass = known.contains(&test.id.as_str());
+        assert_eq!(
+            test.outcome.is_pass(),
+            expected_pass,
+            "{lab}: the untouched stub {} `{}`{}\n{}",
+            if expected_pass {
+                "no longer passes"
+            } else {
+                "passes"
+            },
+            test.id,
+            if expected_pass {
+                "; remove it from STUB_PASSES in grader/tests/grader/labs.rs"
+            } else {
+                ", so that test cannot tell a finished lab from an untouched one"
+            },
+            summary(&result)
+        );
+    }
+}
+
+fn reference_passes_every_test(lab: &str) {
+    let result = grade_binaries(lab, Variant::Reference);
+    assert_eq!(
+        result.tests.len(),
+        support::lab(lab).tests.len(),
+        "{}",
+        summary(&result)
+    );
+    assert!(
+        result.tests.iter().all(|test| test.outcome.is_pass()),
+        "{lab}: the reference solution fails tests\n{}",
+        summary(&result)
+    );
+}
+
+fn grader_grade_agrees_with_the_stub(lab: &str) {
+    let output = Command::new(support::grader_binary())
+        .current_dir(repo())
+        .args(["grade", lab, &format!("labs/{lab}"), "--format", "json"])
+        .args(["--seed", &SEED.to_string()])
+        .output()
+        .expect("grader runs");
+    assert!(
+        output.status.success(),
+        "grader grade {lab} labs/{lab}: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("grader grade {lab}: stdout is not JSON ({err})"));
+    // A crate that did not build fails every test too: the agreement below
+    // only means something when the conventions found and ran the binaries.
+    assert_eq!(report["status"], "graded", "{report:#}");
+    for (part, names) in [
+        ("server", &support::lab(lab).conventions.server_bins),
+        ("client", &support::lab(lab).conventions.client_bins),
+    ] {
+        if let Some(name) = names.first() {
+            let command = report[part]["command"].as_str().unwrap_or_default();
+            assert!(command.starts_with(name.as_str()), "{part}: {report:#}");
+        }
+    }
+    let from_cli: BTreeMap<String, bool> = report["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .map(|test| {
+            let id = test["id"].as_str().expect("id").to_string();
+            (id, test["status"] == "pass")
+        })
+        .collect();
+    let direct = grade_binaries(lab, Variant::Stub);
+    assert_eq!(from_cli, verdicts(&direct), "{}", summary(&direct));
+}
+
+macro_rules! lab_proofs {
+    ($($module:ident => $lab:literal),+ $(,)?) => {
+        $(
+            mod $module {
+                #[test]
+                fn stub_fails_every_test() {
+                    super::stub_fails_every_test($lab);
+                }
+
+                #[test]
+                fn reference_passes_every_test() {
+                    super::reference_passes_every_test($lab);
+                }
+
+                #[test]
+                fn grader_grade_agrees_with_the_stub() {
+                    super::grader_grade_agrees_with_the_stub($lab);
+                }
+            }
+        )+
+
+        #[test]
+        fn every_lab_crate_is_proved() {
+            assert_eq!([$($lab),+], LABS);
+        }
+    };
+}
+
+lab_proofs! {
+    udp_uppercase => "udp-uppercase",
+    tcp_uppercase => "tcp-uppercase",
+    udp_count_s => "udp-count-s",
+    tcp_lines => "tcp-lines",
+}
+
+/// Each lab crate's `tests/lab.rs` lists the lab file's tests, one `#[test]`
+/// each (its own meta-test checks the same, but runs only inside the lab).
+#[test]
+fn every_lab_crate_lists_exactly_its_lab_files_tests() {
+    for lab in LABS {
+        let path = repo().join("labs").join(lab).join("tests/lab.rs");
+        let text = std::fs::read_to_string(&path).expect("tests/lab.rs");
+        let list = text
+            .split_once("tests: [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(list, _)| list)
+            .unwrap_or_else(|| panic!("{}: no `tests: [...]` list", path.display()));
+        let listed: Vec<&str> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .collect();
+        let expected: Vec<String> = support::lab(lab)
+            .tests
+            .iter()
+            .map(|test| test.id.replace('-', "_"))
+            .collect();
+        assert_eq!(listed, expected, "{}", path.display());
+    }
+}
+
+/// The parts every lab crate shares are copies of one file each; they must
+/// not drift apart.
+#[test]
+fn the_shared_files_of_the_lab_crates_are_identical() {
+    for shared in ["src/command_line.rs", "tests/harness/mod.rs"] {
+        let copies: Vec<(String, String)> = LABS
+            .iter()
+            .map(|lab| {
+                let path = repo().join("labs").join(lab).join(shared);
+                let text = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+                (lab.to_string(), text)
+            })
+            .collect();
+        for (lab, text) in &copies[1..] {
+            assert!(
+                *text == copies[0].1,
+                "labs/{lab}/{shared} differs from labs/{}/{shared}",
+                copies[0].0
+            );
+        }
+    }
+}
