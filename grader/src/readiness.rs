@@ -24,6 +24,9 @@ pub enum Readiness {
 /// SPEC §9 wants readiness noticed, and cheap (a few small reads).
 const POLL: Duration = Duration::from_micros(500);
 
+/// How often the full list of a program's sockets is read while waiting.
+const FULL_LOOK_EVERY: Duration = Duration::from_millis(50);
+
 /// How long a server that listens on a wrong port gets to open the right one
 /// too before it is reported.
 const WRONG_PORT_GRACE: Duration = Duration::from_millis(300);
@@ -38,29 +41,31 @@ pub fn wait(
     deadline: Instant,
 ) -> Readiness {
     let mut wrong_since: Option<Instant> = None;
+    let mut next_full_look = Instant::now();
     loop {
-        let listeners = cell.listeners(process);
-        if let Some(listener) = ports.iter().find_map(|port| {
-            listeners
-                .iter()
-                .find(|l| l.transport == transport && l.port == *port)
-        }) {
-            return Readiness::Listening {
-                port: listener.port,
-            };
+        if let Some(port) = cell.listening_on(process, transport, ports) {
+            return Readiness::Listening { port };
         }
         if let Some(exit) = process.exit() {
             return Readiness::Exited(exit);
         }
         let now = Instant::now();
-        if !listeners.is_empty() {
-            let since = *wrong_since.get_or_insert(now);
-            if now >= deadline || now - since >= WRONG_PORT_GRACE {
-                let mut bound: Vec<(Transport, u16)> =
-                    listeners.iter().map(|l| (l.transport, l.port)).collect();
-                bound.sort_by_key(|(transport, port)| (*port, transport.as_str()));
-                bound.dedup();
-                return Readiness::WrongPort(bound);
+        // Everything the program listens on costs more to find, and is only
+        // needed to notice a wrong port: looked at now and then.
+        if now >= next_full_look || now >= deadline {
+            next_full_look = now + FULL_LOOK_EVERY;
+            let mut bound: Vec<(Transport, u16)> = cell
+                .listeners(process)
+                .iter()
+                .map(|listener| (listener.transport, listener.port))
+                .collect();
+            if !bound.is_empty() {
+                let since = *wrong_since.get_or_insert(now);
+                if now >= deadline || now - since >= WRONG_PORT_GRACE {
+                    bound.sort_by_key(|(transport, port)| (*port, transport.as_str()));
+                    bound.dedup();
+                    return Readiness::WrongPort(bound);
+                }
             }
         }
         if now >= deadline {

@@ -604,9 +604,8 @@ impl RunningServer {
         self.process.exit().is_none()
             && self
                 .cell
-                .listeners(&self.process)
-                .iter()
-                .any(|listener| listener.port == self.port && listener.transport == self.transport)
+                .listening_on(&self.process, self.transport, &[self.port])
+                .is_some()
     }
 
     /// Stops it, keeps how it ended in `run`, and returns that.

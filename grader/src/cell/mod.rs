@@ -255,6 +255,23 @@ impl Cell {
         }
     }
 
+    /// The port among `ports` on which the cell's programs listen over
+    /// `transport`, if any: what readiness polls, so it is kept cheap.
+    pub fn listening_on(
+        &self,
+        main: &CellProcess,
+        transport: Transport,
+        ports: &[u16],
+    ) -> Option<u16> {
+        match &self.backend {
+            Backend::Process => process::listening_on(main.pid, transport, ports),
+            Backend::Namespace(keeper) => procfs::listeners(&keeper.net_dir())
+                .into_iter()
+                .find(|listener| listener.transport == transport && ports.contains(&listener.port))
+                .map(|listener| listener.port),
+        }
+    }
+
     /// Stops every process of the cell and returns how `main` ended. Programs
     /// get SIGTERM and a short grace to flush their output, then SIGKILL.
     pub fn stop_all(&self, main: CellProcess) -> ProgramEnd {

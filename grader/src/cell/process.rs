@@ -18,8 +18,10 @@ use nix::unistd::{ForkResult, Pid};
 use super::limits::Rlimits;
 use super::procfs::{self, Listener};
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
+use crate::lab::Transport;
 use crate::limits::Limits;
 use crate::outcome::ExitReport;
+use std::path::Path;
 
 pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
     let rlimits = Rlimits::new(limits, false);
@@ -133,19 +135,36 @@ pub(super) fn feed_stdin(
         })
 }
 
-/// Sockets bound by `pid` or any of its descendants.
+/// The port among `ports` on which `pid` or a descendant listens over
+/// `transport`. Cheap when nothing listens there yet: the machine's socket
+/// table is read first, and the process tree only walked (breadth first,
+/// stopping at the owner) when a candidate socket exists.
+pub fn listening_on(pid: i32, transport: Transport, ports: &[u16]) -> Option<u16> {
+    let candidates: Vec<Listener> = procfs::listeners(Path::new("/proc/self/net"))
+        .into_iter()
+        .filter(|listener| listener.transport == transport && ports.contains(&listener.port))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    procfs::descendants(pid).find_map(|member| {
+        let inodes = procfs::socket_inodes(member);
+        candidates
+            .iter()
+            .find(|listener| inodes.contains(&listener.inode))
+            .map(|listener| listener.port)
+    })
+}
+
+/// Every socket bound by `pid` or any of its descendants.
 pub fn listeners_of(pid: i32) -> Vec<Listener> {
-    let all = procfs::listeners(std::path::Path::new("/proc/self/net"));
+    let all = procfs::listeners(Path::new("/proc/self/net"));
     if all.is_empty() {
         return all;
     }
-    // The main process is checked first: it is almost always the one that binds.
-    let mut owned = procfs::socket_inodes(pid);
-    if !all.iter().any(|listener| owned.contains(&listener.inode)) {
-        for descendant in procfs::descendants(pid).into_iter().skip(1) {
-            owned.extend(procfs::socket_inodes(descendant));
-        }
-    }
+    let owned: HashSet<u64> = procfs::descendants(pid)
+        .flat_map(procfs::socket_inodes)
+        .collect();
     all.into_iter()
         .filter(|listener| owned.contains(&listener.inode))
         .collect()

@@ -7,7 +7,7 @@
 //! the sockets of the network namespace `pid` lives in, and
 //! `/proc/<pid>/fd/*` links name the socket inodes a process holds.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
@@ -105,21 +105,31 @@ pub fn socket_inodes(pid: i32) -> HashSet<u64> {
         .collect()
 }
 
-/// `pid` and every process descended from it, found through parent links.
-pub fn descendants(pid: i32) -> Vec<i32> {
-    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
-    for (child, parent) in all_processes().filter_map(|child| Some((child, parent_of(child)?))) {
-        children.entry(parent).or_default().push(child);
-    }
-    let mut found = vec![pid];
-    let mut next = 0;
-    while next < found.len() {
-        if let Some(kids) = children.get(&found[next]) {
-            found.extend(kids);
-        }
-        next += 1;
-    }
-    found
+/// `pid` and every process descended from it, breadth first, read from each
+/// process's `children` files: the cost grows with the cell, not with the
+/// machine, and a caller looking for one process stops early.
+pub fn descendants(pid: i32) -> impl Iterator<Item = i32> {
+    let mut pending = std::collections::VecDeque::from([pid]);
+    std::iter::from_fn(move || {
+        let next = pending.pop_front()?;
+        pending.extend(children_of(next));
+        Some(next)
+    })
+}
+
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("children")).ok())
+        .flat_map(|children| {
+            children
+                .split_whitespace()
+                .filter_map(|child| child.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
 }
 
 /// Processes whose environment carries `marker` (`NAME=value`): every process
@@ -173,17 +183,14 @@ fn all_processes() -> impl Iterator<Item = i32> {
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
 }
 
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is in parentheses and may itself contain spaces or
-    // parentheses, so fields are counted from the last `)`.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn child_killed(mut child: std::process::Child) -> std::io::Result<std::process::ExitStatus> {
+        child.kill()?;
+        child.wait()
+    }
 
     #[test]
     fn parses_listening_and_bound_rows() {
@@ -217,7 +224,13 @@ mod tests {
                 .iter()
                 .any(|l| l.port == port && mine.contains(&l.inode))
         );
-        assert!(descendants(me).contains(&me));
-        assert_eq!(parent_of(me), Some(nix::unistd::getppid().as_raw()));
+        let child = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .unwrap();
+        let family: Vec<i32> = descendants(me).collect();
+        assert_eq!(family[0], me);
+        assert!(family.contains(&(child.id() as i32)), "{family:?}");
+        drop(child_killed(child));
     }
 }

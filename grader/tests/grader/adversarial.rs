@@ -286,3 +286,116 @@ fn the_grader_releases_its_threads_and_fds() {
         );
     }
 }
+
+/// Two submissions that both hard-code port 12000 grade at the same time in
+/// namespace cells exactly as they do alone.
+#[test]
+fn hard_coded_ports_grade_side_by_side_in_namespaces() {
+    if !support::namespaces_available() {
+        eprintln!("skipped: this kernel refuses unprivileged namespaces");
+        return;
+    }
+    let lab = support::lab("tcp-uppercase");
+    let textbook = Source::Directory(repo().join("fixtures/submissions/tcp-uppercase/textbook"));
+    let options = support::options(IsolationRequest::Namespace);
+    let alone = grade(&lab, &textbook, &options).unwrap();
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| grade(&lab, &textbook, &options).unwrap());
+        let second = grade(&lab, &textbook, &options).unwrap();
+        (first.join().unwrap(), second)
+    });
+    let statuses = |result: &SubmissionResult| -> Vec<&'static str> {
+        result
+            .tests
+            .iter()
+            .map(|test| test.outcome.status())
+            .collect()
+    };
+    for together in [&first, &second] {
+        assert_eq!(
+            statuses(together),
+            statuses(&alone),
+            "alone:\n{}\ntogether:\n{}",
+            summary(&alone),
+            summary(together)
+        );
+    }
+}
+
+/// When the grader is killed outright, its namespace cells die with it.
+#[test]
+fn killing_the_grader_kills_its_cells() {
+    if !support::namespaces_available() {
+        eprintln!("skipped: this kernel refuses unprivileged namespaces");
+        return;
+    }
+    let submission = adversarial_dir().join("accepts-never-replies");
+    let mut grader = std::process::Command::new(support::grader_binary())
+        .args([
+            "grade",
+            "tcp-uppercase",
+            submission.to_str().unwrap(),
+            "--format",
+            "json",
+            "--isolation",
+            "namespace",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let prefix = format!("{}-", grader.id());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Wait until the submission runs: its processes carry the grader's marker.
+    while procfs::processes_marked_with_prefix(&prefix).is_empty() {
+        assert!(Instant::now() < deadline, "the submission never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    grader.kill().unwrap();
+    grader.wait().unwrap();
+    while !procfs::processes_marked_with_prefix(&prefix).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "cell processes outlived the grader"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The textbook UDP client waits forever when no server answers: it is
+/// stopped at its test's deadline, and nothing of it survives.
+#[test]
+fn a_hanging_client_is_stopped_at_its_deadline() {
+    let lab = support::lab("udp-uppercase");
+    let mut options = support::options(IsolationRequest::Auto);
+    options.cell_label = Some("hanging-client".into());
+    let textbook = Source::Directory(repo().join("fixtures/submissions/udp-uppercase/textbook"));
+    let result = grade(&lab, &textbook, &options).unwrap();
+    let test = result
+        .tests
+        .iter()
+        .find(|test| test.id == "client-no-server")
+        .expect("the lab has it");
+    let deadline = Duration::from_millis(
+        lab.tests
+            .iter()
+            .find(|t| t.id == test.id)
+            .unwrap()
+            .timeout_ms
+            .expect("set in the lab"),
+    );
+    assert_eq!(test.outcome.status(), "timeout", "{}", summary(&result));
+    assert!(
+        test.duration >= deadline,
+        "stopped early: {:?}",
+        test.duration
+    );
+    assert!(
+        test.duration < deadline + Duration::from_secs(2),
+        "stopped late: {:?}",
+        test.duration
+    );
+    let survivors =
+        procfs::processes_marked_with_prefix(&format!("{}-hanging-client-", std::process::id()));
+    assert!(survivors.is_empty(), "{survivors:?}");
+}
