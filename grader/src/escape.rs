@@ -39,7 +39,7 @@ pub fn escape(bytes: &[u8]) -> String {
                 '\r' => text.push_str("\\r"),
                 '\t' => text.push_str("\\t"),
                 '\\' => text.push_str("\\\\"),
-                c if c.is_control() || is_invisible_format(c) => {
+                c if c.is_control() || is_invisible_format(c) || is_noncharacter(c) => {
                     let _ = write!(text, "\\u{{{:x}}}", c as u32);
                 }
                 c => text.push(c),
@@ -57,6 +57,14 @@ pub fn escape(bytes: &[u8]) -> String {
 /// what was sent.
 fn is_invisible_format(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// Noncharacters are not for interchange, and XML 1.0 forbids U+FFFE and
+/// U+FFFF even as character references; escaping them keeps every report a
+/// well-formed document whatever bytes a submission sent.
+fn is_noncharacter(c: char) -> bool {
+    let code = u32::from(c);
+    (0xfdd0..=0xfdef).contains(&code) || code & 0xfffe == 0xfffe
 }
 
 /// Escapes text a submission printed, line by line: newlines stay real line
@@ -87,6 +95,15 @@ mod tests {
         assert_eq!(escape(b"\x1b[31mred"), "\\u{1b}[31mred");
         assert_eq!(escape(b"\xff\xfehi\xc3"), "\\xff\\xfehi\\xc3");
         assert_eq!(escape("a\u{202e}b".as_bytes()), "a\\u{202e}b");
+    }
+
+    #[test]
+    fn noncharacters_are_escaped_so_xml_can_hold_them() {
+        assert_eq!(
+            escape("a\u{fffe}b\u{ffff}c\u{fdd0}\u{10ffff}".as_bytes()),
+            "a\\u{fffe}b\\u{ffff}c\\u{fdd0}\\u{10ffff}"
+        );
+        assert_eq!(escape("\u{fffd}".as_bytes()), "\u{fffd}");
     }
 
     #[test]
