@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::cell::{self, Captured, Cell, PortLock, SpawnSpec};
 use crate::diagnose::{self, shown};
 use crate::lab::{
-    ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, TestCase, Transport,
+    ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, Transport,
 };
 use crate::outcome::{ExitReport, Outcome, ProgramRun, TranscriptEntry, TranscriptEvent};
 use crate::runner::{Grading, port_for, record_end};
@@ -29,49 +29,14 @@ const NOTHING_ARRIVED: &str = "Nothing reached the grader's server. Send to the 
 const PEER_TICK: Duration = Duration::from_millis(10);
 
 pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<ProgramRun> {
-    let tests: Vec<&TestCase> = grading
-        .lab
-        .tests
-        .iter()
-        .filter(|test| test.part == Part::Client)
-        .collect();
-    if tests.is_empty() {
-        return None;
-    }
-    let Some(program) = plan.client.clone() else {
-        for test in tests {
-            let reason = format!(
-                "Not run: the submission has no client (looked for {}).",
-                grading.lab.conventions.client_files.join(", ")
-            );
-            grading.record(
-                test,
-                Outcome::Skipped { reason },
-                None,
-                Vec::new(),
-                Duration::ZERO,
-            );
-        }
-        return None;
-    };
+    let (tests, program) = grading.part_to_run(plan, Part::Client)?;
     let mut run = ProgramRun {
         command: program.display.clone(),
         ..ProgramRun::default()
     };
     for test in tests {
         let started = Instant::now();
-        if started >= grading.deadline {
-            let reason = format!(
-                "Not run: the submission's time limit of {} s was reached.",
-                grading.limits.submission_ms / 1000
-            );
-            grading.record(
-                test,
-                Outcome::Skipped { reason },
-                None,
-                Vec::new(),
-                Duration::ZERO,
-            );
+        if grading.skipped_for_time(test) {
             continue;
         }
         let timeout = test

@@ -147,7 +147,7 @@ pub(crate) struct Grading<'a> {
     pub tests: Vec<TestResult>,
 }
 
-impl Grading<'_> {
+impl<'a> Grading<'a> {
     pub fn open_cell(&mut self) -> Result<Cell, String> {
         let cell = Cell::open(&self.cell_options)
             .map_err(|err| format!("grader error: opening a cell: {err}"))?;
@@ -286,25 +286,35 @@ impl Grading<'_> {
         }
     }
 
-    fn server_part(&mut self, plan: &Plan) -> Option<ProgramRun> {
-        let tests: Vec<&TestCase> = self
-            .lab
-            .tests
-            .iter()
-            .filter(|test| test.part == Part::Server)
-            .collect();
+    /// The tests of `part` and the program that runs them. `None` when the lab
+    /// has no such tests, or when the submission has no such program: its
+    /// tests are then recorded as skipped, so they visibly score nothing.
+    pub fn part_to_run(
+        &mut self,
+        plan: &Plan,
+        part: Part,
+    ) -> Option<(Vec<&'a TestCase>, ProgramPlan)> {
+        let lab = self.lab;
+        let tests: Vec<&'a TestCase> = lab.tests.iter().filter(|test| test.part == part).collect();
         if tests.is_empty() {
             return None;
         }
-        let Some(program) = plan.server.clone() else {
+        let Some(program) = plan.program(part).cloned() else {
+            let looked_for = match part {
+                Part::Server => &lab.conventions.server_files,
+                Part::Client => &lab.conventions.client_files,
+            };
+            let reason = format!(
+                "Not run: the submission has no {} (looked for {}).",
+                part.as_str(),
+                looked_for.join(", ")
+            );
             for test in tests {
-                let reason = format!(
-                    "Not run: the submission has no server (looked for {}).",
-                    self.lab.conventions.server_files.join(", ")
-                );
                 self.record(
                     test,
-                    Outcome::Skipped { reason },
+                    Outcome::Skipped {
+                        reason: reason.clone(),
+                    },
                     None,
                     Vec::new(),
                     Duration::ZERO,
@@ -312,6 +322,30 @@ impl Grading<'_> {
             }
             return None;
         };
+        Some((tests, program))
+    }
+
+    /// Records `test` as skipped if the submission's time is up, and says so.
+    pub fn skipped_for_time(&mut self, test: &TestCase) -> bool {
+        if Instant::now() < self.deadline {
+            return false;
+        }
+        let reason = format!(
+            "Not run: the submission's time limit of {} s was reached.",
+            self.limits.submission_ms / 1000
+        );
+        self.record(
+            test,
+            Outcome::Skipped { reason },
+            None,
+            Vec::new(),
+            Duration::ZERO,
+        );
+        true
+    }
+
+    fn server_part(&mut self, plan: &Plan) -> Option<ProgramRun> {
+        let (tests, program) = self.part_to_run(plan, Part::Server)?;
         let mut run = ProgramRun {
             command: program.display.clone(),
             ..ProgramRun::default()
@@ -320,18 +354,7 @@ impl Grading<'_> {
         let mut start_failure: Option<(String, String)> = None;
         for test in tests {
             let test_started = Instant::now();
-            if test_started >= self.deadline {
-                let reason = format!(
-                    "Not run: the submission's time limit of {} s was reached.",
-                    self.limits.submission_ms / 1000
-                );
-                self.record(
-                    test,
-                    Outcome::Skipped { reason },
-                    None,
-                    Vec::new(),
-                    Duration::ZERO,
-                );
+            if self.skipped_for_time(test) {
                 continue;
             }
             if let Some((first_test, hint)) = &start_failure {
