@@ -208,6 +208,12 @@ fn grade(args: GradeArgs) -> Result<i32> {
         Some(path) => write_atomically(path, rendered.as_bytes())?,
         None => std::io::stdout().write_all(rendered.as_bytes())?,
     }
+    if let (Format::Github, Some(path)) = (format, std::env::var_os("GITHUB_OUTPUT")) {
+        append_step_output(
+            Path::new(&path),
+            &report::github::step_output(&result, audience),
+        )?;
+    }
     let below =
         threshold.is_some_and(|threshold| threshold.is_below(result.score(), result.max_score()));
     Ok(if below {
@@ -259,6 +265,20 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     file.as_file().sync_all()?;
     file.persist(path)
         .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Inside a GitHub Actions step, `--format github` also sets the step output
+/// `result` (the base64 JSON Classroom's grading reporter decodes) by
+/// appending a line to the file the runner names in `$GITHUB_OUTPUT`.
+fn append_step_output(path: &Path, line: &str) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("writing the step output to {}", path.display()))?;
+    file.write_all(line.as_bytes())
+        .with_context(|| format!("writing the step output to {}", path.display()))?;
     Ok(())
 }
 

@@ -2,8 +2,13 @@
 //! never start processes or touch sockets; grading happens once, rendering as
 //! often as needed.
 
+pub mod autolab;
+mod feedback;
+pub mod github;
+pub mod gradescope;
 pub mod human;
 pub mod json;
+pub mod junit;
 
 use crate::lab::Visibility;
 use crate::outcome::{SubmissionResult, TestResult};
@@ -25,8 +30,19 @@ impl Audience {
 /// The formats `--format` offers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// One line per test, explanations under failures (for terminals).
     Human,
+    /// The native, versioned result (grader/schema/result-v1.schema.json).
     Json,
+    /// Gradescope's results.json.
+    Gradescope,
+    /// The JSON GitHub Classroom's grading reporter reads; with
+    /// $GITHUB_OUTPUT set, also the step output `result` (base64).
+    Github,
+    /// JUnit XML, one testsuite per part (GitLab, Jenkins, CI test reporters).
+    Junit,
+    /// Feedback lines, then Autolab's `{"scores": ...}` last line.
+    Autolab,
 }
 
 pub fn render(
@@ -38,5 +54,9 @@ pub fn render(
     match format {
         Format::Human => human::render(result, audience, color),
         Format::Json => json::render(result, audience),
+        Format::Gradescope => gradescope::render(result, audience),
+        Format::Github => github::render(result, audience),
+        Format::Junit => junit::render(result, audience),
+        Format::Autolab => autolab::render(result, audience),
     }
 }
