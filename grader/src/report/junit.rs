@@ -7,11 +7,13 @@
 //! `classname`. A student's failure (`fail`, `timeout`) is a `<failure>`, a
 //! grader fault an `<error>`, a test that did not run `<skipped>`. The
 //! failure's `message` attribute is the first line of the explanation (XML
-//! folds newlines in attributes), its text the whole explanation and hint;
-//! the transcript is the test's `<system-out>`. Each suite's properties say
-//! which submission, seed and isolation produced it, and what it scored;
-//! the program's stdout and stderr tails are the suite's `<system-out>` and
-//! `<system-err>`.
+//! folds newlines in attributes), its text the whole explanation and hint
+//! (the part GitLab shows); the transcript is the test's `<system-out>`.
+//! Each suite's properties say which submission, seed and isolation produced
+//! it, and what it scored; the program's stdout and stderr tails are the
+//! suite's `<system-out>` and `<system-err>` (Jenkins shows them; GitLab
+//! reads these only on test cases, and the explanations quote the stderr
+//! that matters).
 //!
 //! XML 1.0 cannot hold most control characters, not even as character
 //! references (and quick-junit silently drops them). Student bytes reach this
@@ -108,9 +110,8 @@ fn test_case(test: &TestResult, classname: &str, audience: Audience) -> TestCase
     if !test.outcome.is_pass() {
         status.set_type(test.outcome.status());
         status.set_message(xml_text(&headline));
-        if details {
-            status.set_description(xml_text(&explanation));
-        }
+        // GitLab shows the element's text, not its message attribute.
+        status.set_description(xml_text(&explanation));
     }
     let mut case = TestCase::new(xml_text(&feedback::display_name(test)), status);
     case.set_classname(classname);
