@@ -380,10 +380,19 @@ impl ClientTest<'_, '_> {
         } else {
             None
         };
-        let finding = if printed_sent {
-            "Your client printed the sentence it sent instead of the server's reply.".to_string()
-        } else {
-            format!("Your client's {stream_name} does not contain {expected}.")
+        let finding = match expectation {
+            _ if printed_sent => {
+                "Your client printed the sentence it sent instead of the server's reply."
+                    .to_string()
+            }
+            ClientExpectation::Lacks(text) => {
+                format!("Your client's {stream_name} contains {}.", shown(text))
+            }
+            ClientExpectation::Replies
+            | ClientExpectation::Contains(_)
+            | ClientExpectation::Regex(_) => {
+                format!("Your client's {stream_name} does not contain {expected}.")
+            }
         };
         Err(fail(
             format!(

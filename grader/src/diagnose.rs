@@ -173,7 +173,11 @@ pub fn exited(program: &str, exit: &ExitReport, stderr: &[u8]) -> Diagnosis {
 /// A hint read off a program's stderr, for the failures learners meet most.
 pub fn stderr_hint(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
-    let hint = if text.contains("Missing parentheses in call to 'print'")
+    let hint = if text.contains("not yet implemented") {
+        "This part is still the stub: replace the todo!() with your code, following the TODO comments in src/lib.rs."
+    } else if text.contains("panicked at") {
+        "Your program panicked (the message is above): handle the error, for example with match or ?, instead of unwrap() or expect()."
+    } else if text.contains("Missing parentheses in call to 'print'")
         || text.contains("print \"") && text.contains("SyntaxError")
     {
         "This looks like Python 2 code: in Python 3, print is a function, so write print(\"...\"), and use input() instead of raw_input()."
@@ -317,6 +321,14 @@ mod tests {
     #[test]
     fn silence_leaves_the_lab_hint() {
         assert_eq!(diagnose(TransformName::Uppercase, b"x", b"", true), None);
+    }
+
+    #[test]
+    fn rust_stubs_and_panics_are_recognised() {
+        let stub = b"thread 'main' panicked at src/lib.rs:40:5:\nnot yet implemented: receive a datagram";
+        assert!(stderr_hint(stub).unwrap().contains("todo!()"));
+        let panic = b"thread 'main' panicked at src/main.rs:9:30:\ncalled `Result::unwrap()` on an `Err` value";
+        assert!(stderr_hint(panic).unwrap().contains("unwrap()"));
     }
 
     #[test]

@@ -175,7 +175,7 @@ fn grade(args: GradeArgs) -> Result<i32> {
         overrides.server.is_some() || overrides.client.is_some(),
     ) {
         (Some(path), _) => Source::Directory(path.clone()),
-        (None, true) => Source::Directory(std::env::current_dir()?),
+        (None, true) => Source::Commands(std::env::current_dir()?),
         (None, false) => Source::Reference,
     };
     let options = GradeOptions {

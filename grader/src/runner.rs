@@ -50,7 +50,7 @@ impl std::error::Error for BadInput {}
 pub fn submission_name(source: &Source) -> String {
     match source {
         Source::Reference => "reference".to_string(),
-        Source::Directory(path) => path.display().to_string(),
+        Source::Directory(path) | Source::Commands(path) => path.display().to_string(),
     }
 }
 
@@ -227,12 +227,11 @@ impl<'a> Grading<'a> {
         if !env.iter().any(|(name, _)| name == "LANG") {
             env.push(("LANG".into(), "C.UTF-8".into()));
         }
-        let tmp = plan.workdir.with_file_name("tmp");
-        let _ = std::fs::create_dir_all(&tmp);
+        let _ = std::fs::create_dir_all(&plan.tmp);
         env.extend([
             ("SOCKLAB_HOST".into(), cell::CELL_HOST.to_string()),
             ("SOCKLAB_PORT".into(), port.to_string()),
-            ("TMPDIR".into(), tmp.to_string_lossy().into_owned()),
+            ("TMPDIR".into(), plan.tmp.to_string_lossy().into_owned()),
             ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
             ("PYTHONUNBUFFERED".into(), "1".into()),
         ]);

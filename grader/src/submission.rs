@@ -16,7 +16,11 @@ use crate::lab::{Lab, Part};
 pub enum Source {
     /// The reference implementation built into the grader.
     Reference,
+    /// A submission directory; it is copied before anything runs.
     Directory(PathBuf),
+    /// Only `--server`/`--client` commands, run where the grader was started:
+    /// the commands name their own files, and nothing is copied.
+    Commands(PathBuf),
 }
 
 /// `--server` and `--client` from the command line.
@@ -66,6 +70,8 @@ impl ProgramPlan {
 pub struct Plan {
     /// Where its programs run: the scratch copy.
     pub workdir: PathBuf,
+    /// A private temporary directory for its programs (their `TMPDIR`).
+    pub tmp: PathBuf,
     /// Built before anything runs (`cargo build`, a manifest's `build`).
     pub build: Option<ProgramPlan>,
     pub server: Option<ProgramPlan>,
@@ -123,6 +129,7 @@ pub fn plan(
         .map_err(|err| PlanError::BadInput(format!("creating {}: {err}", workdir.display())))?;
     let mut plan = Plan {
         workdir: workdir.clone(),
+        tmp: scratch.join("tmp"),
         build: None,
         server: overrides.server.as_deref().map(ProgramPlan::shell),
         client: overrides.client.as_deref().map(ProgramPlan::shell),
@@ -158,6 +165,15 @@ pub fn plan(
             plan.client.get_or_insert_with(|| reference("client"));
             return Ok(plan);
         }
+        Source::Commands(directory) => {
+            if plan.server.is_none() && plan.client.is_none() {
+                return Err(PlanError::BadInput(
+                    "no submission directory, and no --server or --client command".into(),
+                ));
+            }
+            plan.workdir = directory.clone();
+            return Ok(plan);
+        }
         Source::Directory(directory) => directory,
     };
     let metadata = std::fs::metadata(directory).map_err(|err| {
@@ -175,7 +191,8 @@ pub fn plan(
             directory.display()
         ))
     })?;
-    if is_empty(&workdir) {
+    let commands_given = plan.server.is_some() || plan.client.is_some();
+    if !commands_given && is_empty(&workdir) {
         return Err(PlanError::NotRunnable(
             "The submission is empty: there is no file to run.".into(),
         ));

@@ -116,25 +116,20 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
             let _ = writeln!(out, "        {} {hint}", palette.yellow("hint:"));
         }
     }
-    for (part, run) in [
-        (Part::Server, &result.server),
-        (Part::Client, &result.client),
-    ] {
-        // A program's last words matter only when one of its tests failed.
-        let part_failed = result
-            .tests
-            .iter()
-            .any(|test| test.part == part && !test.outcome.is_pass());
-        if let (Some(run), true) = (run, part_failed) {
-            if let (Some(exit), false) = (&run.exit, run.stderr_tail.is_empty()) {
-                let part = part.as_str();
-                let _ = writeln!(
-                    out,
-                    "  {part} `{}` ended with {exit}; the end of its stderr:",
-                    run.command
-                );
-                let _ = writeln!(out, "{}", indent(&escape_lines(&run.stderr_tail), 8));
-            }
+    // The server's last words, when one of its tests failed. (A client runs
+    // once per test, and its output is already in each failed test's message.)
+    let server_failed = result
+        .tests
+        .iter()
+        .any(|test| test.part == Part::Server && !test.outcome.is_pass());
+    if let (Some(run), true) = (&result.server, server_failed) {
+        if let (Some(exit), false) = (&run.exit, run.stderr_tail.is_empty()) {
+            let _ = writeln!(
+                out,
+                "  server `{}` ended with {exit}; the end of its stderr:",
+                run.command
+            );
+            let _ = writeln!(out, "{}", indent(&escape_lines(&run.stderr_tail), 8));
         }
     }
     let passed = result
