@@ -88,7 +88,36 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
     if received.len() == 1024 && expected.len() > 1024 && expected.starts_with(received) {
         return Some(Diagnosis::new(
             "Your reply stops after exactly 1024 bytes.",
-            "A single recv(1024) returns at most 1024 bytes. Keep reading and appending to a buffer until the message is complete.",
+            "A single recv(1024) or recvfrom(1024) returns at most 1024 bytes. Over UDP the rest of a longer datagram is lost, so receive with a buffer as large as the largest datagram (recvfrom(2048)); over TCP keep reading and appending to a buffer until the message is complete.",
+        ));
+    }
+    let is_lines = transform == TransformName::UppercaseLines;
+    // Every letter of the reply is there and only the line endings are
+    // missing: without this check the silence after the last letter would
+    // read as a reply cut short.
+    if is_lines
+        && !received.is_empty()
+        && !received.contains(&b'\n')
+        && received == without_newlines(expected).as_slice()
+    {
+        return Some(no_line_ending());
+    }
+    // Some lines answered in full, then nothing: the server dropped the
+    // other lines of a segment, or stopped reading the connection.
+    if is_lines
+        && timed_out
+        && received.ends_with(b"\n")
+        && expected.len() > received.len()
+        && expected.starts_with(received)
+    {
+        let lines = |bytes: &[u8]| bytes.iter().filter(|&&b| b == b'\n').count();
+        return Some(Diagnosis::new(
+            format!(
+                "Your server answered {} of the {} lines it was sent, then nothing more.",
+                lines(received),
+                lines(expected)
+            ),
+            "Answer every complete line: one recv can return several lines, so split what you received at every '\\n', answer each line and keep only the unfinished rest for the next recv. Keep reading the connection after a reply, until the client closes it.",
         ));
     }
     if timed_out && !received.is_empty() && expected.starts_with(received) {
@@ -109,15 +138,8 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
             ));
         }
     }
-    if transform == TransformName::UppercaseLines
-        && !received.is_empty()
-        && expected.ends_with(b"\n")
-        && !received.contains(&b'\n')
-    {
-        return Some(Diagnosis::new(
-            "Your reply has no '\\n' at the end of the line.",
-            "End every reply line with '\\n' so the client knows where it ends.",
-        ));
+    if is_lines && !received.is_empty() && expected.ends_with(b"\n") && !received.contains(&b'\n') {
+        return Some(no_line_ending());
     }
     if received.eq_ignore_ascii_case(expected) {
         return Some(Diagnosis::new(
@@ -133,8 +155,25 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
                 "Count 's' and 'S', or lowercase the message before counting.",
             ));
         }
+        // The right number, dressed in words: "There are 4 s."
+        let mut numbers = received
+            .split(|b| !b.is_ascii_digit())
+            .filter(|run| !run.is_empty());
+        if received != expected && numbers.any(|number| number == expected) {
+            return Some(Diagnosis::new(
+                "Your reply has the right count, with other text around it.",
+                "Send only the digits of the count, e.g. str(count).encode(): no words, spaces or newline around them.",
+            ));
+        }
     }
     None
+}
+
+fn no_line_ending() -> Diagnosis {
+    Diagnosis::new(
+        "Your reply has no '\\n' at the end of the line.",
+        "End every reply line with '\\n' so the client knows where it ends.",
+    )
 }
 
 fn strip_newline(bytes: &[u8]) -> &[u8] {
@@ -162,6 +201,10 @@ pub fn exited(program: &str, exit: &ExitReport, stderr: &[u8]) -> Diagnosis {
     let hint = stderr_hint(stderr).unwrap_or_else(|| match exit {
         ExitReport::Signal(9) | ExitReport::Signal(24) => {
             format!("Your {program} was killed for going over a limit (CPU time or memory). Look for an endless loop or a buffer that keeps growing.")
+        }
+        // No error to catch: the program simply ran out of things to do.
+        ExitReport::Code(0) if program == "server" => {
+            "Your server ended by itself, without an error, so later clients found nobody listening. A server keeps serving: put the receiving and replying inside a `while True` loop (for TCP, the loop goes around accept()), and never close the welcoming socket.".to_string()
         }
         _ => format!(
             "Your {program} must keep running. Catch the error shown above (for example with try/except around the request) instead of letting it end the program."
@@ -195,8 +238,12 @@ pub fn stderr_hint(stderr: &[u8]) -> Option<String> {
         || text.contains("BrokenPipeError")
     {
         "A client reset or closed its connection and your program stopped. Catch ConnectionResetError/BrokenPipeError (or handle the io::Error in Rust), close that connection and keep serving."
+    } else if text.contains("TypeError: a bytes-like object is required, not 'int'") {
+        "Sockets send bytes, not numbers: turn the number into text and encode it, e.g. str(count).encode()."
     } else if text.contains("TypeError: a bytes-like object is required") {
         "Sockets send bytes: encode strings before sending, e.g. sentence.encode()."
+    } else if text.contains("Bad file descriptor") {
+        "Your program used a socket after closing it. Close the connection socket after each reply (connectionSocket.close()), but keep the welcoming socket (serverSocket) open: the next accept() or recvfrom needs it."
     } else if text.contains("ModuleNotFoundError") || text.contains("ImportError") {
         "Your program imports a module that is not installed here. Use only the Python standard library (from socket import *)."
     } else if text.contains("SyntaxError") || text.contains("IndentationError") {
@@ -319,13 +366,73 @@ mod tests {
     }
 
     #[test]
+    fn a_udp_reply_cut_at_1024_bytes_asks_for_a_larger_buffer() {
+        let sent = vec![b'a'; 2048];
+        let d = diagnose(TransformName::Uppercase, &sent, &vec![b'A'; 1024], false).unwrap();
+        assert!(d.hint.contains("recvfrom(2048)"));
+    }
+
+    #[test]
+    fn lines_answered_without_newlines_are_named() {
+        // Silence after the last letter is still a missing newline, not a cut reply.
+        let d = diagnose(TransformName::UppercaseLines, b"hello\n", b"HELLO", true).unwrap();
+        assert!(d.finding.contains("no '\\n'"), "{d:?}");
+    }
+
+    #[test]
+    fn lines_left_unanswered_are_counted() {
+        let d = diagnose(
+            TransformName::UppercaseLines,
+            b"one\ntwo\nthree\n",
+            b"ONE\n",
+            true,
+        )
+        .unwrap();
+        assert!(d.finding.contains("1 of the 3 lines"), "{d:?}");
+        assert!(d.hint.contains("split what you received"));
+    }
+
+    #[test]
+    fn a_count_in_words_is_named() {
+        let d = diagnose(TransformName::CountS, b"sassy", b"There are 3 s.", false).unwrap();
+        assert!(d.hint.contains("only the digits"));
+        // A wrong number in words is not the same bug.
+        assert_eq!(
+            diagnose(TransformName::CountS, b"sassy", b"There are 2 s.", false),
+            None
+        );
+    }
+
+    #[test]
+    fn a_server_that_ends_without_an_error_is_told_to_loop() {
+        let d = exited(
+            "server",
+            &ExitReport::Code(0),
+            b"The server is ready to receive\n",
+        );
+        assert!(d.finding.contains("exit status 0"));
+        assert!(d.hint.contains("while True"));
+        let d = exited("server", &ExitReport::Code(1), b"");
+        assert!(!d.hint.contains("while True"));
+    }
+
+    #[test]
+    fn sending_an_int_and_a_closed_socket_are_recognised() {
+        let int = b"TypeError: a bytes-like object is required, not 'int'";
+        assert!(stderr_hint(int).unwrap().contains("str(count).encode()"));
+        let closed = b"    fd, addr = self._accept()\nOSError: [Errno 9] Bad file descriptor";
+        assert!(stderr_hint(closed).unwrap().contains("welcoming socket"));
+    }
+
+    #[test]
     fn silence_leaves_the_lab_hint() {
         assert_eq!(diagnose(TransformName::Uppercase, b"x", b"", true), None);
     }
 
     #[test]
     fn rust_stubs_and_panics_are_recognised() {
-        let stub = b"thread 'main' panicked at src/lib.rs:40:5:\nnot yet implemented: receive a datagram";
+        let stub =
+            b"thread 'main' panicked at src/lib.rs:40:5:\nnot yet implemented: receive a datagram";
         assert!(stderr_hint(stub).unwrap().contains("todo!()"));
         let panic = b"thread 'main' panicked at src/main.rs:9:30:\ncalled `Result::unwrap()` on an `Err` value";
         assert!(stderr_hint(panic).unwrap().contains("unwrap()"));
