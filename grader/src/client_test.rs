@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cell::{self, Captured, Cell, PortLock, SpawnSpec};
+use crate::cell::{self, Cell, PortLock, SpawnSpec};
 use crate::diagnose::{self, shown};
 use crate::lab::{
     ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, Transport,
 };
 use crate::outcome::{ExitReport, Outcome, ProgramRun, TranscriptEntry, TranscriptEvent};
-use crate::runner::{Grading, port_for, record_end};
+use crate::runner::{Grading, port_for, record_end, scrub_paths};
 use crate::submission::{Plan, ProgramPlan};
 use crate::transform::TransformName;
 
@@ -80,8 +80,9 @@ fn fail(message: String, hint: Option<String>) -> Failure {
 
 struct ClientRun {
     exit: Option<ExitReport>,
-    stdout: Captured,
-    stderr: Captured,
+    /// What it printed, without the scratch directory's path.
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
     stdin: Vec<u8>,
 }
 
@@ -237,8 +238,8 @@ impl ClientTest<'_, '_> {
         }
         self.ran = Some(ClientRun {
             exit: exit.clone(),
-            stdout: end.stdout,
-            stderr: end.stderr,
+            stdout: scrub_paths(&end.stdout.joined(), &self.plan.workdir),
+            stderr: scrub_paths(&end.stderr.joined(), &self.plan.workdir),
             stdin: stdin.to_vec(),
         });
         if exit.is_none() {
@@ -306,8 +307,8 @@ impl ClientTest<'_, '_> {
         };
         format!(
             "\n  stdout:   {}\n  stderr:   {}",
-            shown_or_nothing(&ran.stdout.joined()),
-            shown_or_nothing(&ran.stderr.last(400))
+            shown_or_nothing(&ran.stdout),
+            shown_or_nothing(&ran.stderr[ran.stderr.len().saturating_sub(400)..])
         )
     }
 
@@ -318,9 +319,9 @@ impl ClientTest<'_, '_> {
     ) -> Result<(), Failure> {
         let ran = self.ran();
         let output = match stream {
-            OutputStream::Stdout => ran.stdout.joined(),
-            OutputStream::Stderr => ran.stderr.joined(),
-            OutputStream::Any => [ran.stdout.joined(), ran.stderr.joined()].concat(),
+            OutputStream::Stdout => ran.stdout.clone(),
+            OutputStream::Stderr => ran.stderr.clone(),
+            OutputStream::Any => [ran.stdout.as_slice(), &ran.stderr].concat(),
         };
         let stream_name = match stream {
             OutputStream::Stdout => "standard output",
@@ -464,7 +465,7 @@ impl ClientTest<'_, '_> {
         let hint = if self.nothing_arrived() && success {
             NOTHING_ARRIVED.to_string()
         } else if success {
-            diagnose::stderr_hint(&self.ran().stderr.joined())
+            diagnose::stderr_hint(&self.ran().stderr)
                 .unwrap_or_else(|| "Your client should end normally after printing the reply: check for an exception at the end (see its stderr).".into())
         } else {
             "When the server does not answer, report the error and exit with a non-zero status (sys.exit(1) in Python).".into()

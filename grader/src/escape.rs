@@ -68,13 +68,36 @@ fn is_noncharacter(c: char) -> bool {
 }
 
 /// Escapes text a submission printed, line by line: newlines stay real line
-/// breaks (so a stderr tail reads as lines) but every line is escaped.
+/// breaks (so a stderr tail reads as lines) but every line is escaped, and
+/// none can act as a CI workflow command where a report is printed in a log.
 pub fn escape_lines(bytes: &[u8]) -> String {
-    bytes
+    let lines = bytes
         .split(|&b| b == b'\n')
         .map(escape)
         .collect::<Vec<_>>()
-        .join("\n")
+        .join("\n");
+    defuse_workflow_commands(&lines)
+}
+
+/// Makes sure no line of `text` is a workflow command when printed in an
+/// Actions log: a line (ended by `\n` or `\r`) whose first non-blank
+/// characters are `::` gets its first colon written as the escape `\u{3a}`,
+/// and every `##[` becomes `#\u{23}[`. Both stay readable and say what was
+/// there.
+pub fn defuse_workflow_commands(text: &str) -> String {
+    let text = text.replace("##[", "#\\u{23}[");
+    let mut defused = String::with_capacity(text.len());
+    for line in text.split_inclusive(['\n', '\r']) {
+        let blanks = line.len() - line.trim_start().len();
+        if line[blanks..].starts_with("::") {
+            defused.push_str(&line[..blanks]);
+            defused.push_str("\\u{3a}");
+            defused.push_str(&line[blanks + 1..]);
+        } else {
+            defused.push_str(line);
+        }
+    }
+    defused
 }
 
 #[cfg(test)]
@@ -112,6 +135,12 @@ mod tests {
         let shown = escape_shortened(&bytes, 8);
         assert_eq!(shown, "HEAD…[100 bytes cut]…TAIL");
         assert_eq!(escape_shortened(b"short", 8), "short");
+    }
+
+    #[test]
+    fn printed_lines_cannot_be_workflow_commands() {
+        let defused = escape_lines(b"ok\n  ::error::fake\nsee ##[group]x");
+        assert_eq!(defused, "ok\n  \\u{3a}:error::fake\nsee #\\u{23}[group]x");
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! anywhere on a line. A submission's output is quoted in messages line by
 //! line, so such sequences are defused here before they reach the log.
 
+use crate::escape::defuse_workflow_commands;
 use base64::Engine;
 use serde::Serialize;
 
@@ -124,27 +125,6 @@ fn shorten(text: &str) -> String {
     let head: String = text.chars().take(keep).collect();
     let tail: String = text.chars().skip(length - keep).collect();
     format!("{head}…[{} characters cut]…{tail}", length - 2 * keep)
-}
-
-/// Makes sure no line of `text` is a workflow command when printed in an
-/// Actions log: a line (ended by `\n` or `\r`) whose first non-blank
-/// characters are `::` gets its first colon written as the escape `\u{3a}`,
-/// and every `##[` becomes `#\u{23}[`. Both stay readable and say what was
-/// there.
-pub fn defuse_workflow_commands(text: &str) -> String {
-    let text = text.replace("##[", "#\\u{23}[");
-    let mut defused = String::with_capacity(text.len());
-    for line in text.split_inclusive(['\n', '\r']) {
-        let blanks = line.len() - line.trim_start().len();
-        if line[blanks..].starts_with("::") {
-            defused.push_str(&line[..blanks]);
-            defused.push_str("\\u{3a}");
-            defused.push_str(&line[blanks + 1..]);
-        } else {
-            defused.push_str(line);
-        }
-    }
-    defused
 }
 
 /// The JSON, pretty-printed: what `--format github` writes.

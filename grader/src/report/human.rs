@@ -122,7 +122,8 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
         .tests
         .iter()
         .any(|test| test.part == Part::Server && !test.outcome.is_pass());
-    if let (Some(run), true) = (&result.server, server_failed) {
+    let shows_output = super::feedback::shows_program_output(result, audience);
+    if let (Some(run), true, true) = (&result.server, server_failed, shows_output) {
         if let (Some(exit), false) = (&run.exit, run.stderr_tail.is_empty()) {
             let _ = writeln!(
                 out,

@@ -77,6 +77,7 @@ pub struct JsonEvent<'a> {
 }
 
 pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult<'a> {
+    let shows_output = super::feedback::shows_program_output(result, audience);
     JsonResult {
         schema_version: SCHEMA_VERSION,
         lab: &result.lab,
@@ -92,8 +93,8 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
         },
         duration_ms: result.duration.as_millis() as u64,
         notes: &result.notes,
-        server: result.server.as_ref().map(program),
-        client: result.client.as_ref().map(program),
+        server: result.server.as_ref().map(|run| program(run, shows_output)),
+        client: result.client.as_ref().map(|run| program(run, shows_output)),
         tests: result
             .tests
             .iter()
@@ -102,7 +103,16 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
     }
 }
 
-fn program(run: &ProgramRun) -> JsonProgram {
+/// How a program ran; its output tails are left empty when they may hold
+/// what a hidden test sent (see `feedback::shows_program_output`).
+fn program(run: &ProgramRun, shows_output: bool) -> JsonProgram {
+    let tail = |bytes: &[u8]| {
+        if shows_output {
+            escape_lines(bytes)
+        } else {
+            String::new()
+        }
+    };
     JsonProgram {
         command: run.command.clone(),
         starts: run.starts,
@@ -110,8 +120,8 @@ fn program(run: &ProgramRun) -> JsonProgram {
             ExitReport::Code(code) => JsonExit::Code(*code),
             ExitReport::Signal(signal) => JsonExit::Signal(*signal),
         }),
-        stdout_tail: escape_lines(&run.stdout_tail),
-        stderr_tail: escape_lines(&run.stderr_tail),
+        stdout_tail: tail(&run.stdout_tail),
+        stderr_tail: tail(&run.stderr_tail),
     }
 }
 
