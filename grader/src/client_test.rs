@@ -25,6 +25,9 @@ use crate::transform::TransformName;
 /// The hint when the grader's server heard nothing from the client.
 const NOTHING_ARRIVED: &str = "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default).";
 
+/// The transcript channel of the grader's server.
+const PEER_CHANNEL: &str = "grader-server";
+
 /// How often the peer's blocking calls wake to check whether the test ended.
 const PEER_TICK: Duration = Duration::from_millis(10);
 
@@ -243,7 +246,7 @@ impl ClientTest<'_, '_> {
             stdin: stdin.to_vec(),
         });
         if exit.is_none() {
-            let waited = self.started.elapsed().as_millis();
+            let allowed = (self.deadline - self.started).as_millis();
             let silent_peer = self.peer.as_ref().is_none_or(|peer| {
                 matches!(
                     peer.behaviour,
@@ -278,7 +281,7 @@ impl ClientTest<'_, '_> {
             return Err((
                 Outcome::Timeout {
                     message: format!(
-                        "Your client did not finish within {waited} ms; the grader stopped it.{exchange}{}",
+                        "Your client did not finish within the test's {allowed} ms; the grader stopped it.{exchange}{}",
                         self.output_summary()
                     ),
                 },
@@ -540,7 +543,7 @@ fn record(transcript: &Mutex<Vec<TranscriptEntry>>, started: Instant, event: Tra
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .push(TranscriptEntry {
             at: started.elapsed(),
-            channel: "grader-server".into(),
+            channel: PEER_CHANNEL.into(),
             event,
         });
 }
@@ -623,17 +626,32 @@ impl PeerContext {
         self.stop.load(Ordering::Acquire)
     }
 
-    fn received(&self, bytes: &[u8]) {
+    /// Logs bytes from the client: a datagram (`stream: false`) is an entry
+    /// of its own, stream bytes join the bytes received just before them.
+    fn received(&self, bytes: &[u8], stream: bool) {
         self.log
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .received
             .extend_from_slice(bytes);
-        record(
-            &self.transcript,
-            self.started,
-            TranscriptEvent::Received(bytes.to_vec()),
-        );
+        if stream {
+            let mut transcript = self
+                .transcript
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            crate::outcome::push_stream_bytes(
+                &mut transcript,
+                self.started.elapsed(),
+                PEER_CHANNEL,
+                bytes,
+            );
+        } else {
+            record(
+                &self.transcript,
+                self.started,
+                TranscriptEvent::Received(bytes.to_vec()),
+            );
+        }
     }
 
     /// The replies to send for a request, per the behaviour, after any delay.
@@ -680,7 +698,7 @@ impl PeerContext {
                 continue;
             };
             let request = buffer[..length].to_vec();
-            self.received(&request);
+            self.received(&request, false);
             for reply in self.replies_for(&request) {
                 if socket.send_to(&reply, from).is_ok() {
                     self.sent(&reply);
@@ -761,7 +779,7 @@ impl PeerContext {
                 }
                 Err(_) => break,
             };
-            self.received(&buffer[..length]);
+            self.received(&buffer[..length], true);
             let request = if line_based {
                 pending.extend_from_slice(&buffer[..length]);
                 let complete = self.transform.consumed(&pending);

@@ -280,8 +280,7 @@ impl<'a> ServerExchange<'a> {
                     .bind(&SocketAddr::new(CELL_HOST, 0).into())
                     .map_err(|err| StepFailure::grader("binding a UDP socket", err))?;
                 let socket = UdpSocket::from(socket);
-                let port = socket.local_addr().map(|addr| addr.port()).unwrap_or(0);
-                self.note(name, format!("opened a UDP socket on port {port}"));
+                self.note(name, "opened a UDP socket");
                 Conn::Udp {
                     socket,
                     unanswered: VecDeque::new(),
@@ -469,7 +468,8 @@ impl<'a> ServerExchange<'a> {
                     unreachable!()
                 };
                 let chunk = received[received.len() - length..].to_vec();
-                self.record(name, TranscriptEvent::Received(chunk));
+                let at = self.started.elapsed();
+                crate::outcome::push_stream_bytes(&mut self.transcript, at, name, &chunk);
             }
             Read_::Eof => self.note(name, "the server closed the connection"),
             Read_::Reset => self.note(name, "the server reset the connection"),
@@ -668,11 +668,11 @@ impl<'a> ServerExchange<'a> {
             }
             Expectation::Regex(_) | Expectation::Length(_) => None,
         };
-        let waited = self.started.elapsed().as_millis();
+        let allowed = (self.deadline - self.started).as_millis();
         let headline = match (&diagnosis, timed_out, received.is_empty()) {
             (Some(diagnosis), _, _) => diagnosis.finding.clone(),
             (None, true, true) => {
-                format!("Your server did not reply (waited until {waited} ms into the test).")
+                format!("Your server did not reply within the test's {allowed} ms.")
             }
             (None, true, false) => {
                 "Your server's reply was incomplete when the time ran out.".to_string()

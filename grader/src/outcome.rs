@@ -68,6 +68,34 @@ pub struct TranscriptEntry {
     pub event: TranscriptEvent,
 }
 
+/// Appends bytes received on a stream: when the entry before is bytes
+/// received on the same channel, they join it. TCP delivers a reply in
+/// whatever pieces the network chose, so keeping the pieces apart would make
+/// two runs with the same seed read differently for no reason.
+pub fn push_stream_bytes(
+    transcript: &mut Vec<TranscriptEntry>,
+    at: Duration,
+    channel: &str,
+    bytes: &[u8],
+) {
+    if let Some(TranscriptEntry {
+        channel: last_channel,
+        event: TranscriptEvent::Received(received),
+        ..
+    }) = transcript.last_mut()
+    {
+        if last_channel == channel {
+            received.extend_from_slice(bytes);
+            return;
+        }
+    }
+    transcript.push(TranscriptEntry {
+        at,
+        channel: channel.to_string(),
+        event: TranscriptEvent::Received(bytes.to_vec()),
+    });
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TranscriptEvent {
     /// The grader sent these bytes.

@@ -377,67 +377,37 @@ impl<'a> Grading<'a> {
                     .expect("checked")
                     .stop(&mut run, &plan.workdir);
             }
-            if server.is_none() {
-                run.starts += 1;
-                match self.start_server(plan, &program, &mut run) {
-                    Ok(started) => server = Some(started),
-                    Err(failure) => {
-                        let hint = failure
-                            .diagnosis
-                            .as_ref()
-                            .map(|d| d.hint.clone())
-                            .unwrap_or_else(|| test.hint.clone());
-                        start_failure = Some((test.id.clone(), hint.clone()));
-                        let outcome = match failure.kind {
-                            FailureKind::Error => Outcome::Error {
-                                message: failure.message,
-                            },
-                            FailureKind::Fail | FailureKind::Timeout => Outcome::Fail {
-                                message: failure.message,
-                            },
-                        };
-                        self.record(
-                            test,
-                            outcome,
-                            Some(hint),
-                            Vec::new(),
-                            test_started.elapsed(),
-                        );
-                        continue;
-                    }
-                }
+            let fresh = server.is_none();
+            if let Err(failure) = self.ensure_server(plan, &program, &mut server, &mut run) {
+                start_failure = Some(self.record_start_failure(test, failure, test_started));
+                continue;
             }
-            let running = server.as_ref().expect("started above");
-            let timeout = test
-                .timeout(&self.limits)
-                .min(self.deadline.saturating_duration_since(Instant::now()));
-            let rng = crate::sentence::generator(self.options.seed, &test.id);
-            let mut exchange = ServerExchange::new(
-                &running.cell,
-                running.port,
-                self.lab.transform,
-                rng,
-                timeout,
-            );
-            let result = exchange.run(&test.steps);
-            let transcript = exchange.into_transcript();
-            // A failure is often the server dying. Whether it still serves is
-            // read from its sockets, which does not depend on how soon its
-            // exit is reported. One that stopped serving is stopped for good,
-            // so its exit status and all of its output are known before the
-            // diagnosis; the next test starts a fresh one.
-            let ended = match &result {
-                Err(_) if !running.serving() => {
-                    running.process.wait_until(Instant::now() + EXIT_NOTICE);
-                    Some(
-                        server
-                            .take()
-                            .expect("running")
-                            .stop(&mut run, &plan.workdir),
-                    )
+            let (mut result, mut transcript, mut ended) =
+                self.run_server_test(test, plan, &mut server, &mut run);
+            // A server that served earlier tests may have stopped serving just
+            // before this one began, its exit not yet reported, and taken the
+            // test's first request down with it. The test runs again on a
+            // fresh server, so no verdict depends on that timing; a failure
+            // the test itself causes simply happens again.
+            if result.is_err() && ended.is_some() && !fresh {
+                if let Err(failure) = self.ensure_server(plan, &program, &mut server, &mut run) {
+                    start_failure = Some(self.record_start_failure(test, failure, test_started));
+                    continue;
                 }
-                Ok(()) | Err(_) => None,
-            };
+                let again = self.run_server_test(test, plan, &mut server, &mut run);
+                (result, transcript, ended) = again;
+                transcript.insert(
+                    0,
+                    crate::outcome::TranscriptEntry {
+                        at: Duration::ZERO,
+                        channel: "grader".into(),
+                        event: crate::outcome::TranscriptEvent::Note(
+                            "the server had stopped serving during this test; the test was run again on a fresh server"
+                                .into(),
+                        ),
+                    },
+                );
+            }
             let died = ended
                 .as_ref()
                 .and_then(|end| Some((end.exit.clone()?, end)));
@@ -465,6 +435,91 @@ impl<'a> Grading<'a> {
             running.stop(&mut run, &plan.workdir);
         }
         Some(run)
+    }
+
+    /// Starts the server if none is running.
+    fn ensure_server(
+        &mut self,
+        plan: &Plan,
+        program: &ProgramPlan,
+        server: &mut Option<RunningServer>,
+        run: &mut ProgramRun,
+    ) -> Result<(), StepFailure> {
+        if server.is_none() {
+            run.starts += 1;
+            *server = Some(self.start_server(plan, program, run)?);
+        }
+        Ok(())
+    }
+
+    /// Records the failure to start the server as `test`'s outcome and
+    /// returns what the tests after it are told.
+    fn record_start_failure(
+        &mut self,
+        test: &TestCase,
+        failure: StepFailure,
+        started: Instant,
+    ) -> (String, String) {
+        let hint = failure
+            .diagnosis
+            .as_ref()
+            .map_or_else(|| test.hint.clone(), |d| d.hint.clone());
+        let outcome = match failure.kind {
+            FailureKind::Error => Outcome::Error {
+                message: failure.message,
+            },
+            FailureKind::Fail | FailureKind::Timeout => Outcome::Fail {
+                message: failure.message,
+            },
+        };
+        self.record(
+            test,
+            outcome,
+            Some(hint.clone()),
+            Vec::new(),
+            started.elapsed(),
+        );
+        (test.id.clone(), hint)
+    }
+
+    /// Runs one server test against the running server. A failure after which
+    /// the server no longer serves stops it for good and returns how it ended,
+    /// so its exit status and all of its output are known before the
+    /// diagnosis. Whether it still serves is read from its sockets, which does
+    /// not depend on how soon its exit is reported.
+    fn run_server_test(
+        &mut self,
+        test: &TestCase,
+        plan: &Plan,
+        server: &mut Option<RunningServer>,
+        run: &mut ProgramRun,
+    ) -> (
+        Result<(), StepFailure>,
+        Vec<crate::outcome::TranscriptEntry>,
+        Option<cell::ProgramEnd>,
+    ) {
+        let running = server.as_ref().expect("started before its tests");
+        let timeout = test
+            .timeout(&self.limits)
+            .min(self.deadline.saturating_duration_since(Instant::now()));
+        let rng = crate::sentence::generator(self.options.seed, &test.id);
+        let mut exchange = ServerExchange::new(
+            &running.cell,
+            running.port,
+            self.lab.transform,
+            rng,
+            timeout,
+        );
+        let result = exchange.run(&test.steps);
+        let transcript = exchange.into_transcript();
+        let ended = match &result {
+            Err(_) if !running.serving() => {
+                running.process.wait_until(Instant::now() + EXIT_NOTICE);
+                Some(server.take().expect("running").stop(run, &plan.workdir))
+            }
+            Ok(()) | Err(_) => None,
+        };
+        (result, transcript, ended)
     }
 
     fn start_server(
