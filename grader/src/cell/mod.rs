@@ -27,7 +27,7 @@ pub use port_lock::PortLock;
 pub use procfs::Listener;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -169,7 +169,7 @@ impl Cell {
                 let keeper_path = options.keeper.as_deref().ok_or_else(|| {
                     std::io::Error::other("namespace cells need the grader binary as keeper")
                 })?;
-                let keeper = namespace::Keeper::start(keeper_path, &options.limits)?;
+                let keeper = namespace::Keeper::start(keeper_path)?;
                 (
                     Backend::Namespace(keeper),
                     "--isolation namespace was given".to_string(),
@@ -196,7 +196,7 @@ impl Cell {
                     .into(),
             );
         };
-        match namespace::Keeper::start(keeper_path, &options.limits) {
+        match namespace::Keeper::start(keeper_path) {
             Ok(keeper) => (
                 Backend::Namespace(keeper),
                 "the kernel allows unprivileged user, network and PID namespaces".into(),
@@ -318,14 +318,6 @@ impl Cell {
         // Either way the main program is gone now; wait for its exit to be
         // recorded so its reaper thread has finished.
         main.wait_until(Instant::now() + Duration::from_secs(5));
-    }
-
-    /// The directory of this cell's network view in `/proc`, for tests.
-    pub fn net_dir(&self) -> PathBuf {
-        match &self.backend {
-            Backend::Process => Path::new("/proc/self/net").to_path_buf(),
-            Backend::Namespace(keeper) => keeper.net_dir(),
-        }
     }
 }
 

@@ -38,7 +38,7 @@ pub struct Keeper {
 }
 
 impl Keeper {
-    pub fn start(keeper_binary: &Path, _limits: &Limits) -> std::io::Result<Keeper> {
+    pub fn start(keeper_binary: &Path) -> std::io::Result<Keeper> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
