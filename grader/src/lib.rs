@@ -14,6 +14,7 @@ pub mod escape;
 pub mod exchange;
 pub mod exit_code;
 pub mod lab;
+pub mod lab_crate;
 pub mod limits;
 pub mod outcome;
 pub mod readiness;

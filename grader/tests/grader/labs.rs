@@ -260,26 +260,56 @@ fn every_lab_crate_lists_exactly_its_lab_files_tests() {
     }
 }
 
-/// The parts every lab crate shares are copies of one file each; they must
-/// not drift apart.
+/// What every lab crate needs besides the student's code is one piece of code
+/// each: the tests' harness is `grader::lab_crate`, and the programs' command
+/// line is the `lab-common` crate in `labs/common`. No lab crate may grow its
+/// own copy of either again.
 #[test]
-fn the_shared_files_of_the_lab_crates_are_identical() {
-    for shared in ["src/command_line.rs", "tests/harness/mod.rs"] {
-        let copies: Vec<(String, String)> = LABS
-            .iter()
-            .map(|lab| {
-                let path = repo().join("labs").join(lab).join(shared);
-                let text = std::fs::read_to_string(&path)
-                    .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
-                (lab.to_string(), text)
-            })
-            .collect();
-        for (lab, text) in &copies[1..] {
-            assert!(
-                *text == copies[0].1,
-                "labs/{lab}/{shared} differs from labs/{}/{shared}",
-                copies[0].0
-            );
+fn no_lab_crate_has_its_own_harness_or_command_line() {
+    for lab in LABS {
+        let directory = repo().join("labs").join(lab);
+        for path in rust_files(&directory) {
+            let text = std::fs::read_to_string(&path).expect("a lab crate's source");
+            for copied in [
+                "macro_rules! lab_tests",
+                "fn server_args(",
+                "fn client_args(",
+            ] {
+                assert!(
+                    !text.contains(copied),
+                    "{} has its own `{copied}`: use `grader::lab_tests!` and \
+                     `lab_common::command_line` instead",
+                    path.display()
+                );
+            }
+        }
+        let tests = std::fs::read_to_string(directory.join("tests/lab.rs")).expect("tests/lab.rs");
+        assert!(
+            tests.contains("grader::lab_tests! {"),
+            "labs/{lab}/tests/lab.rs"
+        );
+        let manifest = std::fs::read_to_string(directory.join("Cargo.toml")).expect("Cargo.toml");
+        assert!(
+            manifest.contains(r#"lab-common = { path = "../common" }"#),
+            "labs/{lab}/Cargo.toml"
+        );
+    }
+}
+
+/// The `.rs` files under `directory`, build output aside.
+fn rust_files(directory: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let entries =
+        std::fs::read_dir(directory).unwrap_or_else(|err| panic!("{}: {err}", directory.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name != "target") {
+                found.extend(rust_files(&path));
+            }
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            found.push(path);
         }
     }
+    found
 }

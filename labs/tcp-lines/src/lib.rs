@@ -27,10 +27,6 @@
 use std::io::{self, BufRead, Write};
 use std::net::TcpListener;
 
-// The flags of the programs in `src/bin/`; nothing to do there.
-#[doc(hidden)]
-pub mod command_line;
-
 /// Serves forever, every connection on its own thread.
 ///
 /// `listener` is the textbook's welcoming socket, already listening: the

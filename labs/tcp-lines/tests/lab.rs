@@ -6,9 +6,7 @@
 //! the grader's feedback: what it sent, what it expected, what came back, and a
 //! hint. `cargo test one_line` runs just one of them.
 
-mod harness;
-
-harness::lab_tests! {
+grader::lab_tests! {
     lab: "tcp-lines",
     server: Some(env!("CARGO_BIN_EXE_tcp-lines-server")),
     client: Some(env!("CARGO_BIN_EXE_tcp-lines-client")),

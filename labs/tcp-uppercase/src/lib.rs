@@ -22,10 +22,6 @@
 use std::io::{self, BufRead, Write};
 use std::net::TcpListener;
 
-// The flags of the programs in `src/bin/`; nothing to do there.
-#[doc(hidden)]
-pub mod command_line;
-
 /// Serves forever, one client at a time and one sentence per connection.
 ///
 /// `listener` is the textbook's welcoming socket, already listening: the

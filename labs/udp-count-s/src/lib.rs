@@ -21,10 +21,6 @@
 use std::io;
 use std::net::UdpSocket;
 
-// The flags of the program in `src/bin/`; nothing to do there.
-#[doc(hidden)]
-pub mod command_line;
-
 /// Serves forever: answers every datagram with the number of letters s (in
 /// either case) in it, sent back to the address the datagram came from.
 ///

@@ -6,9 +6,7 @@
 //! the grader's feedback: what it sent, what it expected, what came back, and a
 //! hint. `cargo test mississippi` runs just one of them.
 
-mod harness;
-
-harness::lab_tests! {
+grader::lab_tests! {
     lab: "udp-count-s",
     server: Some(env!("CARGO_BIN_EXE_udp-count-s-server")),
     client: None,

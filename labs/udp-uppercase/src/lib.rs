@@ -22,10 +22,6 @@
 use std::io::{self, BufRead, Write};
 use std::net::UdpSocket;
 
-// The flags of the programs in `src/bin/`; nothing to do there.
-#[doc(hidden)]
-pub mod command_line;
-
 /// Serves forever: answers every datagram with its text in uppercase, sent
 /// back to the address the datagram came from.
 ///

@@ -7,7 +7,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::process::ExitCode;
 
-use udp_count_s_lab::command_line;
+use lab_common::command_line;
 
 // For instructors: `--features reference` runs the reference solution instead
 // of the code in `src/lib.rs` (see the handout's instructor note).

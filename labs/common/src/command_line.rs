@@ -1,5 +1,6 @@
-//! The command line of the lab's programs, shared by the binaries in
-//! `src/bin/`. There is nothing to do here: your work is in `src/lib.rs`.
+//! The command line of the labs' programs, shared by the binaries in each lab
+//! crate's `src/bin/`. There is nothing to do here: your work is in the lab's
+//! `src/lib.rs`.
 //!
 //! Servers take `--port P` and `--bind ADDR`; clients take `--host H` and
 //! `--port P`. Both also accept `--port=P` and `--help`. Only the standard
