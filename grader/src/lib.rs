@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod escape;
 pub mod exchange;
 pub mod exit_code;
+pub mod gradebook;
 pub mod lab;
 pub mod lab_crate;
 pub mod limits;
