@@ -7,6 +7,8 @@
 //! [`exchange`] (server tests) or [`client_test`] (client tests), producing an
 //! [`outcome::SubmissionResult`]; a [`report`] renders that in any format.
 
+pub mod atomic_file;
+pub mod batch;
 pub mod cell;
 pub mod client_test;
 pub mod diagnose;

@@ -32,6 +32,10 @@ enum Command {
     List,
     /// Grade one submission (or, with none, the reference implementation).
     Grade(GradeArgs),
+    /// Grade every submission in a directory, in parallel, into a gradebook.
+    Batch(BatchArgs),
+    /// Join the gradebooks of a batch graded in shards.
+    Merge(MergeArgs),
 }
 
 #[derive(Args)]
@@ -97,6 +101,8 @@ fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::List => list(),
         Command::Grade(args) => grade(args),
+        Command::Batch(args) => batch(args),
+        Command::Merge(args) => merge(args),
     }
 }
 
@@ -323,4 +329,149 @@ fn run_reference(args: Vec<std::ffi::OsString>) -> i32 {
             1
         }
     }
+}
+
+// `grader batch` and `grader merge`: the work is in `grader::batch` and
+// `grader::gradebook`; these parse flags and write the outputs.
+
+#[derive(Args)]
+struct BatchArgs {
+    /// A built-in lab name, or a lab file (`.toml`).
+    lab: String,
+    /// A directory whose subdirectories are the submissions (hidden ones,
+    /// such as `.git`, are not).
+    directory: PathBuf,
+    /// Gradings at once [default: the number of cores].
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Write the gradebook (JSON) to FILE, atomically. Without it the
+    /// gradebook goes to standard output: a table on a terminal, JSON otherwise.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Also write the gradebook as CSV: a row per submission, a column per test.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Keep each submission's full JSON result in DIR as `<name>.json`; a
+    /// rerun skips the submissions already there.
+    #[arg(long, value_name = "DIR")]
+    results_dir: Option<PathBuf>,
+    /// Grade only shard I of N: the sorted submissions at positions I, I+N,
+    /// I+2N, … counting from 1.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<grader::gradebook::Shard>,
+    /// Grade again the submissions whose result is already in --results-dir.
+    #[arg(long)]
+    force: bool,
+    /// Seed of the batch; each submission's seed is derived from it and its
+    /// name, and printed in its result.
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long, value_enum, default_value_t = IsolationRequest::Auto)]
+    isolation: IsolationRequest,
+    /// Override a limit, as in a lab file's [limits] table (repeatable).
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limits: Vec<String>,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// The gradebooks of the shards (`grader batch --shard I/N -o FILE`).
+    #[arg(required = true, value_name = "GRADEBOOK")]
+    gradebooks: Vec<PathBuf>,
+    /// Write the merged gradebook (JSON) to FILE.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Also write the merged gradebook as CSV.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+}
+
+fn batch(args: BatchArgs) -> Result<i32> {
+    use grader::batch::{self, BatchOptions, Interrupt, progress::Progress};
+
+    let lab = load_lab(&args.lab)?;
+    if !args.directory.is_dir() {
+        return Err(BadInput(format!(
+            "`{}` is not a directory of submissions",
+            args.directory.display()
+        ))
+        .into());
+    }
+    let options = BatchOptions {
+        directory: args.directory,
+        jobs: args.jobs.unwrap_or_else(batch::default_jobs),
+        results_dir: args.results_dir,
+        force: args.force,
+        shard: args.shard,
+        seed: args.seed.unwrap_or_else(grader::sentence::fresh_seed),
+        grade: GradeOptions {
+            seed: 0,
+            isolation: args.isolation,
+            grader_binary: std::env::current_exe().ok(),
+            limits: parse_limits(&args.limits)?,
+            overrides: Overrides::default(),
+            cell_label: None,
+        },
+    };
+    let interrupt = Interrupt::on_signals().context("installing the Ctrl-C handler")?;
+    let mut progress = Progress::on_stderr();
+    let finished = batch::run(&lab, &options, &interrupt, &mut |event| {
+        progress.show(&event)
+    });
+    progress.finish();
+    let finished = finished?;
+    write_gradebook(
+        &finished.gradebook,
+        args.output.as_deref(),
+        args.csv.as_deref(),
+    )?;
+    eprint!("{}", finished.report());
+    // As a shell reports a process its signal ended: 128 + the signal.
+    Ok(finished
+        .interrupted
+        .map_or(exit_code::GRADED, |signal| 128 + signal))
+}
+
+fn merge(args: MergeArgs) -> Result<i32> {
+    use grader::gradebook::{Gradebook, merge};
+
+    let mut books = Vec::new();
+    for path in &args.gradebooks {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| BadInput(format!("reading `{}`: {err}", path.display())))?;
+        let book = Gradebook::from_json(&text)
+            .map_err(|err| BadInput(format!("`{}`: {err}", path.display())))?;
+        books.push((format!("`{}`", path.display()), book));
+    }
+    let merged = merge(books).map_err(|err| BadInput(err.to_string()))?;
+    for warning in &merged.warnings {
+        eprintln!("grader: warning: {warning}");
+    }
+    write_gradebook(&merged.gradebook, Some(&args.output), args.csv.as_deref())?;
+    eprint!(
+        "{}",
+        merged
+            .gradebook
+            .summary
+            .describe(merged.gradebook.max_score)
+    );
+    Ok(exit_code::GRADED)
+}
+
+fn write_gradebook(
+    book: &grader::gradebook::Gradebook,
+    output: Option<&Path>,
+    csv: Option<&Path>,
+) -> Result<()> {
+    match output {
+        Some(path) => write_atomically(path, book.to_json().as_bytes())?,
+        None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
+            std::io::stdout().write_all(grader::gradebook::table::render(book).as_bytes())?
+        }
+        None => std::io::stdout().write_all(book.to_json().as_bytes())?,
+    }
+    if let Some(path) = csv {
+        write_atomically(path, grader::gradebook::csv::render(book).as_bytes())?;
+    }
+    Ok(())
 }
