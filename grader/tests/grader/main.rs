@@ -5,6 +5,7 @@
 mod support;
 
 mod adversarial;
+mod batch;
 mod cli;
 mod formats;
 mod labs;

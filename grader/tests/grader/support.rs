@@ -102,3 +102,53 @@ pub fn namespaces_available() -> bool {
     };
     grader::cell::Cell::open(&options).is_ok()
 }
+
+/// Copies the directory `from` to `to` (created), recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let destination = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &destination);
+        } else {
+            std::fs::copy(entry.path(), &destination).unwrap();
+        }
+    }
+}
+
+/// Processes still alive that a cell of the grader process `pid` started:
+/// every cell marks its processes with the grader's pid first.
+pub fn processes_left_by(pid: u32) -> Vec<i32> {
+    grader::cell::procfs::processes_marked_with_prefix(&format!("{pid}-"))
+}
+
+/// Removes from a JSON result what differs between any two gradings of one
+/// submission, whether alone or in a batch: durations (`duration_ms`,
+/// `at_ms`), the random name of the scratch directory (`socklab-XXXXXX`) and
+/// ephemeral port numbers the kernel picks (32768 and up).
+pub fn comparable(value: &mut serde_json::Value) {
+    use std::sync::OnceLock;
+    static SCRATCH: OnceLock<regex::Regex> = OnceLock::new();
+    static EPHEMERAL: OnceLock<regex::Regex> = OnceLock::new();
+    let scratch = SCRATCH.get_or_init(|| regex::Regex::new(r"socklab-[A-Za-z0-9]{6}").unwrap());
+    let ephemeral = EPHEMERAL.get_or_init(|| {
+        regex::Regex::new(r"(:|port )(3[3-9][0-9]{3}|32[89][0-9]{2}|327[7-9][0-9]|[4-6][0-9]{4})\b")
+            .unwrap()
+    });
+    match value {
+        serde_json::Value::Object(fields) => {
+            fields.remove("duration_ms");
+            fields.remove("at_ms");
+            fields.values_mut().for_each(comparable);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(comparable),
+        serde_json::Value::String(text) => {
+            let scrubbed = scratch.replace_all(text, "socklab-XXXXXX");
+            *text = ephemeral
+                .replace_all(&scrubbed, "${1}EPHEMERAL")
+                .into_owned();
+        }
+        _ => {}
+    }
+}
