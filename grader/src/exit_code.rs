@@ -11,3 +11,10 @@ pub const BELOW_THRESHOLD: i32 = 1;
 pub const BAD_INPUT: i32 = 2;
 /// The grader itself failed.
 pub const GRADER_FAILED: i32 = 3;
+
+/// A batch stopped by a signal (Ctrl-C, SIGTERM) exits as a shell reports a
+/// process the signal ended: 128 + the signal's number (130, 143). What it
+/// finished is kept; a rerun grades the rest.
+pub fn interrupted_by(signal: i32) -> i32 {
+    128 + signal
+}

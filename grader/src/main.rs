@@ -258,20 +258,9 @@ fn parse_threshold(text: &str) -> Result<Threshold> {
     })
 }
 
-/// Writes through a temporary file in the same directory and renames it into
-/// place, so a reader never sees half a report.
+/// Writes `bytes` to `path` atomically (see `grader::atomic_file`).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let directory = path
-        .parent()
-        .filter(|parent| !parent.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(directory)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    grader::atomic_file::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Inside a GitHub Actions step, `--format github` also sets the step output
@@ -429,7 +418,7 @@ fn batch(args: BatchArgs) -> Result<i32> {
     // As a shell reports a process its signal ended: 128 + the signal.
     Ok(finished
         .interrupted
-        .map_or(exit_code::GRADED, |signal| 128 + signal))
+        .map_or(exit_code::GRADED, exit_code::interrupted_by))
 }
 
 fn merge(args: MergeArgs) -> Result<i32> {

@@ -51,7 +51,10 @@ impl Keeper {
             .arg(KEEPER_ARG)
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::inherit())
+            // Out of the terminal's process group: Ctrl-C reaches the grader,
+            // which lets the gradings under way finish, not the cells.
+            .process_group(0);
         // SAFETY: only system calls on pre-built data between fork and exec.
         unsafe {
             command.pre_exec(move || {
