@@ -176,14 +176,17 @@ fn reference_passes_every_test(lab: &str) {
 }
 
 fn grader_grade_agrees_with_the_stub(lab: &str) {
-    // `grader grade labs/<lab>` builds the crate with cargo too.
-    let _alone = one_cargo_at_a_time();
-    let output = Command::new(support::grader_binary())
-        .current_dir(repo())
-        .args(["grade", lab, &format!("labs/{lab}"), "--format", "json"])
-        .args(["--seed", &SEED.to_string()])
-        .output()
-        .expect("grader runs");
+    let output = {
+        // `grader grade labs/<lab>` builds the crate with cargo too. The lock
+        // covers this command only: building the stub below takes it again.
+        let _alone = one_cargo_at_a_time();
+        Command::new(support::grader_binary())
+            .current_dir(repo())
+            .args(["grade", lab, &format!("labs/{lab}"), "--format", "json"])
+            .args(["--seed", &SEED.to_string()])
+            .output()
+            .expect("grader runs")
+    };
     assert!(
         output.status.success(),
         "grader grade {lab} labs/{lab}: {}\n{}",
