@@ -503,3 +503,50 @@ fn an_interrupted_batch_keeps_finished_results_leaves_no_process_and_resumes() {
         assert!(resumed.submissions.contains(row), "{} changed", row.name);
     }
 }
+
+/// A batch with a submission that forks hundreds of processes grades every
+/// other submission exactly as a batch without it does (SPEC §6).
+#[test]
+fn a_fork_happy_submission_leaves_its_neighbours_graded_as_without_it() {
+    let neighbours = [
+        "echo",
+        "trailing-newline",
+        "client-prints-sent",
+        "keeps-connection-open",
+    ];
+    let grade_class = |with_forker: bool| -> Vec<Row> {
+        let temporary = tempfile::tempdir().unwrap();
+        let class = temporary.path().join("class");
+        for name in neighbours {
+            make(&class, name, Kind::Sample(name));
+        }
+        if with_forker {
+            copy_dir(
+                &repo().join("fixtures/submissions/adversarial/forks-many-children"),
+                &class.join("forker"),
+            );
+        }
+        let gradebook_path = temporary.path().join("gradebook.json");
+        let (_, output) = grader(&[
+            "batch",
+            LAB,
+            path_arg(&class),
+            "--jobs",
+            "3",
+            "--seed",
+            &SEED.to_string(),
+            "-o",
+            path_arg(&gradebook_path),
+        ]);
+        succeeded(&output);
+        let rows = read_gradebook(&gradebook_path).submissions;
+        assert_eq!(rows.len(), neighbours.len() + usize::from(with_forker));
+        timeless(&rows)
+            .into_iter()
+            .filter(|row| row.name != "forker")
+            .collect()
+    };
+    let without = grade_class(false);
+    let with = grade_class(true);
+    assert_eq!(with, without);
+}

@@ -81,8 +81,10 @@ fn tcp_uppercase_textbook_in_every_format() {
     check_shapes(&stable(&result));
 }
 
-/// Every format in both audiences against its consumer's shape.
-fn check_shapes(result: &SubmissionResult) {
+/// Renders `result` in every format, for every audience, and checks each
+/// against its consumer's documented shape (the sample tests call it on every
+/// sample they grade).
+pub(crate) fn check_shapes(result: &SubmissionResult) {
     for audience in [EVERYONE, STUDENTS] {
         let render = |format| report::render(result, format, audience, false);
         check_gradescope(&render(Format::Gradescope), result);

@@ -201,6 +201,9 @@ fn check_lab(lab: &'static str) {
 fn check_sample(sample: &Sample) -> Option<String> {
     let expected = sample.expected();
     let result = sample.grade();
+    // Every sample's result, whatever it is, must come out well-formed in
+    // every format its consumers read.
+    crate::formats::check_shapes(&result);
     if overwriting() {
         overwrite(sample, &expected, &result);
         return None;
