@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn keeps_head_and_tail_of_a_flood() {
-        let (reader, writer) = nix::unistd::pipe().unwrap();
+        let (reader, writer) = crate::cell::cloexec_pipe().unwrap();
         let capture = Capture::start(reader, 10, "test").unwrap();
         let mut writer = File::from(writer);
         writer.write_all(b"HEAD-").unwrap();
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn finish_returns_while_a_writer_is_still_open() {
-        let (reader, writer) = nix::unistd::pipe().unwrap();
+        let (reader, writer) = crate::cell::cloexec_pipe().unwrap();
         let capture = Capture::start(reader, 64, "test").unwrap();
         let mut writer = File::from(writer);
         writer.write_all(b"partial").unwrap();

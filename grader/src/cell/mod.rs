@@ -321,6 +321,15 @@ impl Cell {
     }
 }
 
+/// A pipe whose ends close on exec. The grader starts programs from many
+/// threads at once: an end without close-on-exec would be inherited by every
+/// program started meanwhile, which could then hold another program's input
+/// open or read what was meant for someone else. The ends a program should
+/// have are given to it explicitly, as its stdin, stdout or stderr.
+pub(crate) fn cloexec_pipe() -> std::io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+}
+
 pub(crate) fn new_socket(transport: Transport) -> std::io::Result<Socket> {
     match transport {
         Transport::Tcp => Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)),

@@ -127,11 +127,11 @@ impl Keeper {
     }
 
     pub fn spawn(&self, spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
-        let (stdout_read, stdout_write) = nix::unistd::pipe()?;
-        let (stderr_read, stderr_write) = nix::unistd::pipe()?;
+        let (stdout_read, stdout_write) = super::cloexec_pipe()?;
+        let (stderr_read, stderr_write) = super::cloexec_pipe()?;
         let (stdin_read, stdin_write): (OwnedFd, Option<OwnedFd>) = match &spec.stdin {
             Some(_) => {
-                let (read, write) = nix::unistd::pipe()?;
+                let (read, write) = super::cloexec_pipe()?;
                 (read, Some(write))
             }
             None => (std::fs::File::open("/dev/null")?.into(), None),

@@ -25,8 +25,8 @@ use std::path::Path;
 
 pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
     let rlimits = Rlimits::new(limits, false);
-    let (stdout_read, stdout_write) = nix::unistd::pipe()?;
-    let (stderr_read, stderr_write) = nix::unistd::pipe()?;
+    let (stdout_read, stdout_write) = super::cloexec_pipe()?;
+    let (stderr_read, stderr_write) = super::cloexec_pipe()?;
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
