@@ -375,7 +375,12 @@ impl ClientTest<'_, '_> {
                 && find(&output, &sent, 0).is_some()
                 && matches!(expectation, ClientExpectation::Replies)
         };
-        let hint = if self.nothing_arrived() {
+        // What the client said on stderr (a stub's todo!(), a traceback)
+        // explains more than what it failed to print.
+        let told_by_stderr = diagnose::stderr_hint(&ran.stderr);
+        let hint = if told_by_stderr.is_some() {
+            told_by_stderr
+        } else if self.nothing_arrived() {
             Some(NOTHING_ARRIVED.to_string())
         } else if printed_sent {
             Some("Your client printed the sentence it sent, not the server's reply. Print what recvfrom/recv returned (modifiedMessage.decode()).".to_string())
@@ -433,7 +438,10 @@ impl ClientTest<'_, '_> {
         if ok {
             return Ok(());
         }
-        let hint = if received.is_empty() {
+        let told_by_stderr = diagnose::stderr_hint(&self.ran().stderr);
+        let hint = if let Some(hint) = &told_by_stderr {
+            hint.as_str()
+        } else if received.is_empty() {
             NOTHING_ARRIVED
         } else if strip_newline(&received) == transform.client_message(&stdin).as_slice() {
             "Your client sent the newline that input() would have removed: send the sentence without the trailing newline."
