@@ -5,10 +5,9 @@
 //! `src/lib.rs`, where your code goes, and turns an error into a message and a
 //! failure status. There is nothing to change here.
 
-use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use lab_common::command_line;
+use lab_common::program;
 
 // For instructors: `--features reference` runs the reference solution instead
 // of the code in `src/lib.rs` (see the handout's instructor note).
@@ -20,23 +19,5 @@ use udp_uppercase_lab::run_client;
 const PROGRAM: &str = "udp-uppercase-client";
 
 fn main() -> ExitCode {
-    let args = match command_line::client_args(PROGRAM) {
-        Ok(args) => args,
-        Err(status) => return status,
-    };
-    let mut input = io::stdin().lock();
-    let mut output = io::stdout().lock();
-    let outcome = run_client(&args.host, args.port, &mut input, &mut output);
-    if outcome.is_err() && output.is_terminal() {
-        // The prompt has no newline: end its line so the error starts on its own.
-        let _ = output.write_all(b"\n");
-    }
-    let _ = output.flush();
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{PROGRAM}: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    program::run_client(PROGRAM, run_client)
 }

@@ -4,10 +4,10 @@
 //! This program binds the socket and hands it to `serve` in `src/lib.rs`,
 //! where your code goes. There is nothing to change here.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::process::ExitCode;
 
-use lab_common::command_line;
+use lab_common::program;
 
 // For instructors: `--features reference` runs the reference solution instead
 // of the code in `src/lib.rs` (see the handout's instructor note).
@@ -19,28 +19,7 @@ use udp_uppercase_lab::serve;
 const PROGRAM: &str = "udp-uppercase-server";
 
 fn main() -> ExitCode {
-    let args = match command_line::server_args(PROGRAM) {
-        Ok(args) => args,
-        Err(status) => return status,
-    };
     // `serverSocket = socket(AF_INET, SOCK_DGRAM)` and
     // `serverSocket.bind(('', serverPort))`: `UdpSocket::bind` does both.
-    let address = SocketAddr::new(args.bind, args.port);
-    let socket = match UdpSocket::bind(address) {
-        Ok(socket) => socket,
-        Err(error) => {
-            eprintln!(
-                "{}",
-                command_line::explain_bind_error(PROGRAM, address, &error)
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    match serve(socket) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{PROGRAM}: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    program::run_server(PROGRAM, UdpSocket::bind, serve)
 }
