@@ -16,9 +16,9 @@
 //!   errors have no result file, so they are tried again.
 //! - **Interrupts** (see [`Interrupt`]): no new grading starts; the gradings
 //!   under way finish, so their cells are stopped and nothing is left
-//!   running, but their results are discarded (a terminal's Ctrl-C also
-//!   reaches the programs being graded, so those results could charge a
-//!   student for our signal). A rerun grades them.
+//!   running, but their results are discarded: a grading that ran while the
+//!   batch was being stopped is not recorded as the student's. A rerun
+//!   grades them.
 //! - **Shards** ([`Shard`]) split a class over machines; `grader merge` joins
 //!   their gradebooks.
 
@@ -186,11 +186,9 @@ pub fn submissions(directory: &Path, exclude: &[&Path]) -> Result<Vec<Submission
 /// machine and in any shard) yet different for every submission, so that
 /// students comparing transcripts cannot hard-code each other's answers.
 pub fn seed_for(batch_seed: u64, name: &str) -> u64 {
-    // FNV-1a of the name, mixed with the batch seed by SplitMix64's finaliser:
-    // both fixed algorithms, unlike std's hasher, which may change.
-    let name_hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    // The name's stable hash, mixed with the batch seed by SplitMix64's
+    // finaliser: both fixed algorithms.
+    let name_hash = crate::sentence::stable_hash(name);
     let mut z = (batch_seed ^ name_hash).wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);

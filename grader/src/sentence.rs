@@ -52,13 +52,16 @@ const WORDS: &[&str] = &[
 
 /// The generator for one test.
 pub fn generator(seed: u64, test_id: &str) -> fastrand::Rng {
-    // FNV-1a of the id, mixed with the seed: stable across platforms and versions.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in test_id.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    fastrand::Rng::with_seed(seed ^ hash)
+    // The id's hash, mixed with the seed: stable across platforms and versions.
+    fastrand::Rng::with_seed(seed ^ stable_hash(test_id))
+}
+
+/// FNV-1a of `text`: a fixed algorithm, unlike std's hasher, which may change
+/// between Rust versions and would then change every run's sentences.
+pub fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 pub fn words(rng: &mut fastrand::Rng, count: usize) -> Vec<u8> {

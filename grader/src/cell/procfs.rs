@@ -136,14 +136,7 @@ fn children_of(pid: i32) -> Vec<i32> {
 /// a cell starts inherits it, even one that left the cell's process group or
 /// lost its parent.
 pub fn processes_marked(marker: &str) -> Vec<i32> {
-    let needle = marker.as_bytes();
-    all_processes()
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/environ"))
-                .map(|environ| environ.split(|&b| b == 0).any(|entry| entry == needle))
-                .unwrap_or(false)
-        })
-        .collect()
+    processes_with_environment_entry(|entry| entry == marker.as_bytes())
 }
 
 /// Processes whose cell marker starts with `prefix`: with this grader's pid
@@ -151,17 +144,19 @@ pub fn processes_marked(marker: &str) -> Vec<i32> {
 /// alive. Tests use it to prove cleanup.
 pub fn processes_marked_with_prefix(prefix: &str) -> Vec<i32> {
     let needle = format!("{}={prefix}", super::CELL_MARKER_VAR);
+    processes_with_environment_entry(|entry| entry.starts_with(needle.as_bytes()))
+        .into_iter()
+        .filter(|pid| !is_zombie(*pid))
+        .collect()
+}
+
+/// Processes one of whose environment entries (`NAME=value`) `wanted` accepts.
+fn processes_with_environment_entry(wanted: impl Fn(&[u8]) -> bool) -> Vec<i32> {
     all_processes()
         .filter(|pid| {
             fs::read(format!("/proc/{pid}/environ"))
-                .map(|environ| {
-                    environ
-                        .split(|&b| b == 0)
-                        .any(|entry| entry.starts_with(needle.as_bytes()))
-                })
-                .unwrap_or(false)
+                .is_ok_and(|environ| environ.split(|&b| b == 0).any(&wanted))
         })
-        .filter(|pid| !is_zombie(*pid))
         .collect()
 }
 
