@@ -201,13 +201,14 @@ fn grade(args: GradeArgs) -> Result<i32> {
     let audience = Audience {
         visible_only: args.visible_only,
     };
-    let format = args.format.unwrap_or(
-        if report::human::color_wanted() || std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+    // Human on a terminal, JSON for whatever reads a pipe (SPEC §4).
+    let format = args
+        .format
+        .unwrap_or(if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
             Format::Human
         } else {
             Format::Json
-        },
-    );
+        });
     let color = args.output.is_none() && report::human::color_wanted();
     let rendered = report::render(&result, format, audience, color);
     match &args.output {

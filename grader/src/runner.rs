@@ -460,18 +460,8 @@ impl<'a> Grading<'a> {
         failure: StepFailure,
         started: Instant,
     ) -> (String, String) {
-        let hint = failure
-            .diagnosis
-            .as_ref()
-            .map_or_else(|| test.hint.clone(), |d| d.hint.clone());
-        let outcome = match failure.kind {
-            FailureKind::Error => Outcome::Error {
-                message: failure.message,
-            },
-            FailureKind::Fail | FailureKind::Timeout => Outcome::Fail {
-                message: failure.message,
-            },
-        };
+        let (outcome, hint) = into_outcome(failure);
+        let hint = hint.unwrap_or_else(|| test.hint.clone());
         self.record(
             test,
             outcome,
