@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::cell::{self, Cell, PortLock, SpawnSpec};
-use crate::diagnose::{self, shown};
+use crate::diagnose::{self, shown, shown_or_nothing};
 use crate::lab::{
     ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, Transport,
 };
@@ -270,11 +270,7 @@ impl ClientTest<'_, '_> {
             let exchange = if silent_peer {
                 String::new()
             } else {
-                let replies = if log.replies.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    shown(&log.replies.concat())
-                };
+                let replies = shown_or_nothing(&log.replies.concat());
                 format!(
                     "\n  the grader's server received {} and replied {replies}",
                     shown_or_nothing(&log.received)
@@ -502,14 +498,6 @@ impl ClientTest<'_, '_> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         transcript.clone()
-    }
-}
-
-fn shown_or_nothing(bytes: &[u8]) -> String {
-    if bytes.is_empty() {
-        "nothing".into()
-    } else {
-        shown(bytes)
     }
 }
 

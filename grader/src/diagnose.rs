@@ -300,6 +300,16 @@ pub fn shown(bytes: &[u8]) -> String {
     format!("`{}`", escape_shortened(bytes, SHOWN_BYTES))
 }
 
+/// Like [`shown`], but the word `nothing` for no bytes at all, which reads
+/// better in a message than an empty pair of backticks.
+pub fn shown_or_nothing(bytes: &[u8]) -> String {
+    if bytes.is_empty() {
+        "nothing".to_string()
+    } else {
+        shown(bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

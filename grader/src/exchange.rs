@@ -15,7 +15,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::cell::{CELL_HOST, Cell};
-use crate::diagnose::{self, Diagnosis, Mismatch, shown};
+use crate::diagnose::{self, Diagnosis, Mismatch, shown, shown_or_nothing};
 use crate::lab::{Expectation, Payload, Send, SocketName, Step, Transport};
 use crate::outcome::{TranscriptEntry, TranscriptEvent};
 use crate::sentence;
@@ -682,11 +682,7 @@ impl<'a> ServerExchange<'a> {
                 shown(received)
             ),
         };
-        let received_text = if received.is_empty() {
-            "nothing".to_string()
-        } else {
-            shown(received)
-        };
+        let received_text = shown_or_nothing(received);
         StepFailure {
             kind: if timed_out && received.is_empty() {
                 FailureKind::Timeout
