@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::cell::{self, Cell, PortLock, SpawnSpec};
 use crate::diagnose::{self, shown, shown_or_nothing};
+use crate::hint::{Hint, HintKind};
 use crate::lab::{
     ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, Transport,
 };
@@ -23,7 +24,12 @@ use crate::submission::{Plan, ProgramPlan};
 use crate::transform::TransformName;
 
 /// The hint when the grader's server heard nothing from the client.
-const NOTHING_ARRIVED: &str = "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default).";
+fn nothing_arrived_hint() -> Hint {
+    Hint::new(
+        HintKind::NothingArrived,
+        "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default).",
+    )
+}
 
 /// The transcript channel of the grader's server.
 const PEER_CHANNEL: &str = "grader-server";
@@ -75,9 +81,9 @@ pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<Program
     Some(run)
 }
 
-type Failure = (Outcome, Option<String>);
+type Failure = (Outcome, Option<Hint>);
 
-fn fail(message: String, hint: Option<String>) -> Failure {
+fn fail(message: String, hint: Option<Hint>) -> Failure {
     (Outcome::Fail { message }, hint)
 }
 
@@ -223,7 +229,7 @@ impl ClientTest<'_, '_> {
         let process = self.cell.spawn(&spec).map_err(|err| {
             fail(
                 format!("Your client `{}` could not be started: {err}.", self.program.display),
-                Some("Check that the file exists and is executable, or give the command in socklab.toml.".into()),
+                Some(Hint::new(HintKind::CannotStart, "Check that the file exists and is executable, or give the command in socklab.toml.")),
             )
         })?;
         let exit = process.wait_until(self.deadline);
@@ -257,15 +263,24 @@ impl ClientTest<'_, '_> {
             });
             let log = self.peer.as_ref().map(Peer::log).unwrap_or_default();
             let hint = if silent_peer {
-                "Your client waits forever when no reply comes. Set a timeout before receiving (clientSocket.settimeout(2) in Python, set_read_timeout in Rust), then print an error and exit."
+                Hint::new(
+                    HintKind::ClientWaitsForever,
+                    "Your client waits forever when no reply comes. Set a timeout before receiving (clientSocket.settimeout(2) in Python, set_read_timeout in Rust), then print an error and exit.",
+                )
             } else if log.received.is_empty() {
-                NOTHING_ARRIVED
+                nothing_arrived_hint()
             } else if log.replies.is_empty()
                 && self.grading.lab.transform == TransformName::UppercaseLines
             {
-                "The grader's server got no complete line, so it had nothing to answer: end every line you send with '\\n'."
+                Hint::new(
+                    HintKind::ClientSentNoLine,
+                    "The grader's server got no complete line, so it had nothing to answer: end every line you send with '\\n'.",
+                )
             } else {
-                "Your client kept running after the exchange. Close the socket and let the program end once the replies are printed."
+                Hint::new(
+                    HintKind::ClientKeptRunning,
+                    "Your client kept running after the exchange. Close the socket and let the program end once the replies are printed.",
+                )
             };
             let exchange = if silent_peer {
                 String::new()
@@ -283,7 +298,7 @@ impl ClientTest<'_, '_> {
                         self.output_summary()
                     ),
                 },
-                Some(hint.to_string()),
+                Some(hint),
             ));
         }
         Ok(())
@@ -377,13 +392,19 @@ impl ClientTest<'_, '_> {
         let hint = if told_by_stderr.is_some() {
             told_by_stderr
         } else if self.nothing_arrived() {
-            Some(NOTHING_ARRIVED.to_string())
+            Some(nothing_arrived_hint())
         } else if printed_sent {
-            Some("Your client printed the sentence it sent, not the server's reply. Print what recvfrom/recv returned (modifiedMessage.decode()).".to_string())
+            Some(Hint::new(
+                HintKind::ClientPrintedSent,
+                "Your client printed the sentence it sent, not the server's reply. Print what recvfrom/recv returned (modifiedMessage.decode()).",
+            ))
         } else if matches!(expectation, ClientExpectation::Replies)
             && self.grading.lab.transform == TransformName::UppercaseLines
         {
-            Some("Print every reply: keep reading until the server closes the connection (recv returns b''), not just once.".to_string())
+            Some(Hint::new(
+                HintKind::ClientFirstReplyOnly,
+                "Print every reply: keep reading until the server closes the connection (recv returns b''), not just once.",
+            ))
         } else {
             None
         };
@@ -435,14 +456,20 @@ impl ClientTest<'_, '_> {
             return Ok(());
         }
         let told_by_stderr = diagnose::stderr_hint(&self.ran().stderr);
-        let hint = if let Some(hint) = &told_by_stderr {
-            hint.as_str()
+        let hint = if let Some(hint) = told_by_stderr {
+            hint
         } else if received.is_empty() {
-            NOTHING_ARRIVED
+            nothing_arrived_hint()
         } else if strip_newline(&received) == transform.client_message(&stdin).as_slice() {
-            "Your client sent the newline that input() would have removed: send the sentence without the trailing newline."
+            Hint::new(
+                HintKind::ClientSentNewline,
+                "Your client sent the newline that input() would have removed: send the sentence without the trailing newline.",
+            )
         } else {
-            "Send exactly the sentence read from standard input, encoded as UTF-8 (sentence.encode())."
+            Hint::new(
+                HintKind::ClientSentOther,
+                "Send exactly the sentence read from standard input, encoded as UTF-8 (sentence.encode()).",
+            )
         };
         Err(fail(
             format!(
@@ -450,7 +477,7 @@ impl ClientTest<'_, '_> {
                 shown(&stdin),
                 shown_or_nothing(&received)
             ),
-            Some(hint.to_string()),
+            Some(hint),
         ))
     }
 
@@ -472,12 +499,15 @@ impl ClientTest<'_, '_> {
         };
         let got = exit.map_or("no exit".to_string(), |exit| exit.to_string());
         let hint = if self.nothing_arrived() && success {
-            NOTHING_ARRIVED.to_string()
+            nothing_arrived_hint()
         } else if success {
             diagnose::stderr_hint(&self.ran().stderr)
-                .unwrap_or_else(|| "Your client should end normally after printing the reply: check for an exception at the end (see its stderr).".into())
+                .unwrap_or_else(|| Hint::new(HintKind::ClientFailedAtEnd, "Your client should end normally after printing the reply: check for an exception at the end (see its stderr)."))
         } else {
-            "When the server does not answer, report the error and exit with a non-zero status (sys.exit(1) in Python).".into()
+            Hint::new(
+                HintKind::ClientExitZeroOnError,
+                "When the server does not answer, report the error and exit with a non-zero status (sys.exit(1) in Python).",
+            )
         };
         Err(fail(
             format!(

@@ -4,6 +4,7 @@
 //! author's hint should stand.
 
 use crate::escape::{SHOWN_BYTES, escape_shortened};
+use crate::hint::{Hint, HintKind};
 use crate::outcome::ExitReport;
 use crate::transform::TransformName;
 
@@ -11,14 +12,22 @@ use crate::transform::TransformName;
 pub struct Diagnosis {
     pub finding: String,
     pub hint: String,
+    /// Which diagnosis this is, for counting across a class.
+    pub kind: HintKind,
 }
 
 impl Diagnosis {
-    fn new(finding: impl Into<String>, hint: impl Into<String>) -> Diagnosis {
+    pub fn new(kind: HintKind, finding: impl Into<String>, hint: impl Into<String>) -> Diagnosis {
         Diagnosis {
             finding: finding.into(),
             hint: hint.into(),
+            kind,
         }
+    }
+
+    /// The hint, with its kind.
+    pub fn into_hint(self) -> Hint {
+        Hint::new(self.kind, self.hint)
     }
 }
 
@@ -57,6 +66,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
         && without_newlines(expected).starts_with(&without_newlines(received));
     if answered_early {
         return Some(Diagnosis::new(
+            HintKind::PartialLine,
             "Your server answered part of a line before the line was complete.",
             "TCP is a byte stream: one recv can return part of a line. Keep the bytes in a buffer and answer only complete lines, ending at '\\n'.",
         ));
@@ -72,6 +82,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
             }
         };
         return Some(Diagnosis::new(
+            HintKind::Echo,
             "Your server sent back exactly what it received.",
             hint,
         ));
@@ -81,12 +92,14 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
         && expected != received
     {
         return Some(Diagnosis::new(
+            HintKind::AsciiOnlyUppercase,
             "Your server uppercased only the ASCII letters.",
             "Uppercase the decoded text (str.upper() in Python, to_uppercase() in Rust), not the raw bytes: bytes.upper() and to_ascii_uppercase() leave letters such as ß and é unchanged.",
         ));
     }
     if received.len() == 1024 && expected.len() > 1024 && expected.starts_with(received) {
         return Some(Diagnosis::new(
+            HintKind::CutAt1024,
             "Your reply stops after exactly 1024 bytes.",
             "A single recv(1024) or recvfrom(1024) returns at most 1024 bytes. Over UDP the rest of a longer datagram is lost, so receive with a buffer as large as the largest datagram (recvfrom(2048)); over TCP keep reading and appending to a buffer until the message is complete.",
         ));
@@ -112,6 +125,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
     {
         let lines = |bytes: &[u8]| bytes.iter().filter(|&&b| b == b'\n').count();
         return Some(Diagnosis::new(
+            HintKind::LinesUnanswered,
             format!(
                 "Your server answered {} of the {} lines it was sent, then nothing more.",
                 lines(received),
@@ -122,6 +136,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
     }
     if timed_out && !received.is_empty() && expected.starts_with(received) {
         return Some(Diagnosis::new(
+            HintKind::IncompleteReply,
             format!(
                 "Your server replied with only the first {} of {} bytes.",
                 received.len(),
@@ -133,6 +148,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
     for ending in [b"\n".as_slice(), b"\r\n"] {
         if received.strip_suffix(ending) == Some(expected) {
             return Some(Diagnosis::new(
+                HintKind::ExtraLineEnding,
                 "Your reply has an extra line ending after the expected text.",
                 "Send exactly the reply the protocol asks for, without adding a newline.",
             ));
@@ -143,6 +159,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
     }
     if received.eq_ignore_ascii_case(expected) {
         return Some(Diagnosis::new(
+            HintKind::WrongCase,
             "Your reply has the right letters in the wrong case.",
             "The reply must be the uppercase of the whole message.",
         ));
@@ -151,6 +168,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
         let lowercase_only = sent.iter().filter(|&&b| b == b's').count().to_string();
         if received == lowercase_only.as_bytes() && expected != received {
             return Some(Diagnosis::new(
+                HintKind::CapitalSMissed,
                 "Your count misses the capital S letters.",
                 "Count 's' and 'S', or lowercase the message before counting.",
             ));
@@ -161,6 +179,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
             .filter(|run| !run.is_empty());
         if received != expected && numbers.any(|number| number == expected) {
             return Some(Diagnosis::new(
+                HintKind::CountInWords,
                 "Your reply has the right count, with other text around it.",
                 "Send only the digits of the count, e.g. str(count).encode(): no words, spaces or newline around them.",
             ));
@@ -171,6 +190,7 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
 
 fn no_line_ending() -> Diagnosis {
     Diagnosis::new(
+        HintKind::NoLineEnding,
         "Your reply has no '\\n' at the end of the line.",
         "End every reply line with '\\n' so the client knows where it ends.",
     )
@@ -199,59 +219,98 @@ pub fn exited(program: &str, exit: &ExitReport, stderr: &[u8]) -> Diagnosis {
         ));
     }
     let hint = stderr_hint(stderr).unwrap_or_else(|| match exit {
-        ExitReport::Signal(9) | ExitReport::Signal(24) => {
-            format!("Your {program} was killed for going over a limit (CPU time or memory). Look for an endless loop or a buffer that keeps growing.")
-        }
+        ExitReport::Signal(9) | ExitReport::Signal(24) => Hint::new(
+            HintKind::OverLimit,
+            format!("Your {program} was killed for going over a limit (CPU time or memory). Look for an endless loop or a buffer that keeps growing."),
+        ),
         // No error to catch: the program simply ran out of things to do.
-        ExitReport::Code(0) if program == "server" => {
-            "Your server ended by itself, without an error, so later clients found nobody listening. A server keeps serving: put the receiving and replying inside a `while True` loop (for TCP, the loop goes around accept()), and never close the welcoming socket.".to_string()
-        }
-        _ => format!(
-            "Your {program} must keep running. Catch the error shown above (for example with try/except around the request) instead of letting it end the program."
+        ExitReport::Code(0) if program == "server" => Hint::new(
+            HintKind::ServerEnded,
+            "Your server ended by itself, without an error, so later clients found nobody listening. A server keeps serving: put the receiving and replying inside a `while True` loop (for TCP, the loop goes around accept()), and never close the welcoming socket.",
+        ),
+        _ => Hint::new(
+            HintKind::Exited,
+            format!("Your {program} must keep running. Catch the error shown above (for example with try/except around the request) instead of letting it end the program."),
         ),
     });
-    Diagnosis::new(finding, hint)
+    Diagnosis::new(hint.kind, finding, hint.text)
 }
 
 /// A hint read off a program's stderr, for the failures learners meet most.
-pub fn stderr_hint(stderr: &[u8]) -> Option<String> {
+pub fn stderr_hint(stderr: &[u8]) -> Option<Hint> {
     let text = String::from_utf8_lossy(stderr);
-    let hint = if text.contains("not yet implemented") {
-        "This part is still the stub: replace the todo!() with your code, following the TODO comments in src/lib.rs."
+    let (kind, hint) = if text.contains("not yet implemented") {
+        (
+            HintKind::Stub,
+            "This part is still the stub: replace the todo!() with your code, following the TODO comments in src/lib.rs.",
+        )
     } else if text.contains("panicked at") {
-        "Your program panicked (the message is above): handle the error, for example with match or ?, instead of unwrap() or expect()."
+        (
+            HintKind::Panic,
+            "Your program panicked (the message is above): handle the error, for example with match or ?, instead of unwrap() or expect().",
+        )
     } else if text.contains("Missing parentheses in call to 'print'")
         || text.contains("print \"") && text.contains("SyntaxError")
     {
-        "This looks like Python 2 code: in Python 3, print is a function, so write print(\"...\"), and use input() instead of raw_input()."
+        (
+            HintKind::Python2,
+            "This looks like Python 2 code: in Python 3, print is a function, so write print(\"...\"), and use input() instead of raw_input().",
+        )
     } else if text.contains("raw_input") && text.contains("NameError") {
-        "raw_input is Python 2: use input() in Python 3."
+        (
+            HintKind::Python2,
+            "raw_input is Python 2: use input() in Python 3.",
+        )
     } else if text.contains("Address already in use")
         || text.contains("AddrInUse")
         || text.contains("EADDRINUSE")
     {
-        "The port was still in use when your server started. Set SO_REUSEADDR before bind (serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)), and make sure no other copy of your server is running."
+        (
+            HintKind::AddressInUse,
+            "The port was still in use when your server started. Set SO_REUSEADDR before bind (serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)), and make sure no other copy of your server is running.",
+        )
     } else if text.contains("UnicodeDecodeError") {
-        "Your program decoded bytes that were not valid UTF-8. Decode with errors='replace', or catch UnicodeDecodeError, so a bad message cannot stop it."
+        (
+            HintKind::UnicodeDecode,
+            "Your program decoded bytes that were not valid UTF-8. Decode with errors='replace', or catch UnicodeDecodeError, so a bad message cannot stop it.",
+        )
     } else if text.contains("ConnectionResetError")
         || text.contains("Connection reset by peer")
         || text.contains("BrokenPipeError")
     {
-        "A client reset or closed its connection and your program stopped. Catch ConnectionResetError/BrokenPipeError (or handle the io::Error in Rust), close that connection and keep serving."
+        (
+            HintKind::ConnectionReset,
+            "A client reset or closed its connection and your program stopped. Catch ConnectionResetError/BrokenPipeError (or handle the io::Error in Rust), close that connection and keep serving.",
+        )
     } else if text.contains("TypeError: a bytes-like object is required, not 'int'") {
-        "Sockets send bytes, not numbers: turn the number into text and encode it, e.g. str(count).encode()."
+        (
+            HintKind::SentInt,
+            "Sockets send bytes, not numbers: turn the number into text and encode it, e.g. str(count).encode().",
+        )
     } else if text.contains("TypeError: a bytes-like object is required") {
-        "Sockets send bytes: encode strings before sending, e.g. sentence.encode()."
+        (
+            HintKind::SentStr,
+            "Sockets send bytes: encode strings before sending, e.g. sentence.encode().",
+        )
     } else if text.contains("Bad file descriptor") {
-        "Your program used a socket after closing it. Close the connection socket after each reply (connectionSocket.close()), but keep the welcoming socket (serverSocket) open: the next accept() or recvfrom needs it."
+        (
+            HintKind::ClosedSocket,
+            "Your program used a socket after closing it. Close the connection socket after each reply (connectionSocket.close()), but keep the welcoming socket (serverSocket) open: the next accept() or recvfrom needs it.",
+        )
     } else if text.contains("ModuleNotFoundError") || text.contains("ImportError") {
-        "Your program imports a module that is not installed here. Use only the Python standard library (from socket import *)."
+        (
+            HintKind::MissingModule,
+            "Your program imports a module that is not installed here. Use only the Python standard library (from socket import *).",
+        )
     } else if text.contains("SyntaxError") || text.contains("IndentationError") {
-        "Python could not parse your program: fix the syntax error shown above, then run it yourself with python3 before submitting."
+        (
+            HintKind::SyntaxError,
+            "Python could not parse your program: fix the syntax error shown above, then run it yourself with python3 before submitting.",
+        )
     } else {
         return None;
     };
-    Some(hint.to_string())
+    Some(Hint::new(kind, hint))
 }
 
 /// A server that bound the wrong port, or none.
@@ -263,6 +322,7 @@ pub fn wrong_port(
     if let Some((other_transport, port)) = bound.first() {
         if *port == expected_port {
             return Diagnosis::new(
+                HintKind::WrongTransport,
                 format!(
                     "Your server listens on port {port} over {}, but this lab uses {}.",
                     other_transport.as_str().to_uppercase(),
@@ -280,6 +340,7 @@ pub fn wrong_port(
         }
         let ports: Vec<String> = bound.iter().map(|(_, port)| port.to_string()).collect();
         return Diagnosis::new(
+            HintKind::WrongPort,
             format!(
                 "Nothing is listening on port {expected_port}, but your server listens on port {}.",
                 ports.join(", ")
@@ -290,6 +351,7 @@ pub fn wrong_port(
         );
     }
     Diagnosis::new(
+        HintKind::NeverListened,
         format!("Your server is running but never started listening on port {expected_port}."),
         "Call bind(('', serverPort)) early, before anything that could block, and for TCP call listen() after it.",
     )
@@ -429,9 +491,19 @@ mod tests {
     #[test]
     fn sending_an_int_and_a_closed_socket_are_recognised() {
         let int = b"TypeError: a bytes-like object is required, not 'int'";
-        assert!(stderr_hint(int).unwrap().contains("str(count).encode()"));
+        assert!(
+            stderr_hint(int)
+                .unwrap()
+                .text
+                .contains("str(count).encode()")
+        );
         let closed = b"    fd, addr = self._accept()\nOSError: [Errno 9] Bad file descriptor";
-        assert!(stderr_hint(closed).unwrap().contains("welcoming socket"));
+        assert!(
+            stderr_hint(closed)
+                .unwrap()
+                .text
+                .contains("welcoming socket")
+        );
     }
 
     #[test]
@@ -443,18 +515,19 @@ mod tests {
     fn rust_stubs_and_panics_are_recognised() {
         let stub =
             b"thread 'main' panicked at src/lib.rs:40:5:\nnot yet implemented: receive a datagram";
-        assert!(stderr_hint(stub).unwrap().contains("todo!()"));
+        assert!(stderr_hint(stub).unwrap().text.contains("todo!()"));
         let panic = b"thread 'main' panicked at src/main.rs:9:30:\ncalled `Result::unwrap()` on an `Err` value";
-        assert!(stderr_hint(panic).unwrap().contains("unwrap()"));
+        assert!(stderr_hint(panic).unwrap().text.contains("unwrap()"));
     }
 
     #[test]
     fn python2_and_address_in_use_are_recognised() {
         let py2 = b"  File \"UDPServer.py\", line 9\n    print \"ready\"\nSyntaxError: Missing parentheses in call to 'print'.";
-        assert!(stderr_hint(py2).unwrap().contains("Python 2"));
+        assert!(stderr_hint(py2).unwrap().text.contains("Python 2"));
         assert!(
             stderr_hint(b"OSError: [Errno 98] Address already in use")
                 .unwrap()
+                .text
                 .contains("SO_REUSEADDR")
         );
     }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::cell::{CELL_HOST, Cell};
 use crate::diagnose::{self, Diagnosis, Mismatch, shown, shown_or_nothing};
+use crate::hint::HintKind;
 use crate::lab::{Expectation, Payload, Send, SocketName, Step, Transport};
 use crate::outcome::{TranscriptEntry, TranscriptEvent};
 use crate::sentence;
@@ -406,10 +407,11 @@ impl<'a> ServerExchange<'a> {
                     "A reply arrived from {from}, not from the server's address {target}.\n  received: {}",
                     shown(&reply)
                 ),
-                diagnosis: Some(Diagnosis {
-                    finding: format!("The reply came from {from} instead of {target}."),
-                    hint: "Reply with the same socket the request arrived on: serverSocket.sendto(reply, clientAddress).".into(),
-                }),
+                diagnosis: Some(Diagnosis::new(
+                    HintKind::ReplyFromOtherSocket,
+                    format!("The reply came from {from} instead of {target}."),
+                    "Reply with the same socket the request arrived on: serverSocket.sendto(reply, clientAddress).",
+                )),
             });
         }
         let matches = match expectation {
@@ -611,10 +613,11 @@ impl<'a> ServerExchange<'a> {
                         "Expected your server to close the connection after its reply, but it sent more: {}.",
                         shown(&leftover)
                     ),
-                    diagnosis: Some(Diagnosis {
-                        finding: "Your server sent more bytes after the reply.".into(),
-                        hint: "Send exactly one reply, with nothing (not even a newline) after it, then close the connection socket.".into(),
-                    }),
+                    diagnosis: Some(Diagnosis::new(
+                        HintKind::BytesAfterReply,
+                        "Your server sent more bytes after the reply.",
+                        "Send exactly one reply, with nothing (not even a newline) after it, then close the connection socket.",
+                    )),
                 });
             }
             match self.read_more(name, deadline.saturating_duration_since(Instant::now())) {
@@ -624,10 +627,11 @@ impl<'a> ServerExchange<'a> {
                     return Err(StepFailure {
                         kind: FailureKind::Timeout,
                         message: "Your server did not close the connection after replying.".into(),
-                        diagnosis: Some(Diagnosis {
-                            finding: "The connection stayed open after the reply.".into(),
-                            hint: "Close the connection socket after sending the reply (connectionSocket.close()), then accept the next client.".into(),
-                        }),
+                        diagnosis: Some(Diagnosis::new(
+                            HintKind::ConnectionLeftOpen,
+                            "The connection stayed open after the reply.",
+                            "Close the connection socket after sending the reply (connectionSocket.close()), then accept the next client.",
+                        )),
                     });
                 }
             }

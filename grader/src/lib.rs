@@ -16,6 +16,7 @@ pub mod escape;
 pub mod exchange;
 pub mod exit_code;
 pub mod gradebook;
+pub mod hint;
 pub mod lab;
 pub mod lab_crate;
 pub mod limits;

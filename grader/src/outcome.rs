@@ -125,8 +125,9 @@ pub struct TestResult {
     pub visibility: Visibility,
     pub max_score: u32,
     pub outcome: Outcome,
-    /// The likely bug, in the student's terms; present on every failed test.
-    pub hint: Option<String>,
+    /// The likely bug, in the student's terms, and which diagnosis it is;
+    /// present on every failed test.
+    pub hint: Option<crate::hint::Hint>,
     pub transcript: Vec<TranscriptEntry>,
     pub duration: Duration,
 }

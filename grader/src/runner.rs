@@ -13,6 +13,7 @@ use crate::cell::{
 use crate::client_test;
 use crate::diagnose::{self, Diagnosis};
 use crate::exchange::{FailureKind, ServerExchange, StepFailure};
+use crate::hint::{Hint, HintKind};
 use crate::lab::{Lab, Part, TestCase, Transport};
 use crate::limits::{LimitOverrides, Limits};
 use crate::outcome::{
@@ -162,14 +163,14 @@ impl<'a> Grading<'a> {
         &mut self,
         test: &TestCase,
         outcome: Outcome,
-        hint: Option<String>,
+        hint: Option<Hint>,
         transcript: Vec<crate::outcome::TranscriptEntry>,
         duration: Duration,
     ) {
         let hint = match outcome {
             Outcome::Pass | Outcome::Skipped { .. } | Outcome::Error { .. } => None,
             Outcome::Fail { .. } | Outcome::Timeout { .. } => {
-                Some(hint.unwrap_or_else(|| test.hint.clone()))
+                Some(hint.unwrap_or_else(|| Hint::new(HintKind::LabHint, test.hint.clone())))
             }
         };
         self.tests.push(TestResult {
@@ -350,7 +351,7 @@ impl<'a> Grading<'a> {
             ..ProgramRun::default()
         };
         let mut server: Option<RunningServer> = None;
-        let mut start_failure: Option<(String, String)> = None;
+        let mut start_failure: Option<(String, Hint)> = None;
         for test in tests {
             let test_started = Instant::now();
             if self.skipped_for_time(test) {
@@ -459,9 +460,9 @@ impl<'a> Grading<'a> {
         test: &TestCase,
         failure: StepFailure,
         started: Instant,
-    ) -> (String, String) {
+    ) -> (String, Hint) {
         let (outcome, hint) = into_outcome(failure);
-        let hint = hint.unwrap_or_else(|| test.hint.clone());
+        let hint = hint.unwrap_or_else(|| Hint::new(HintKind::LabHint, test.hint.clone()));
         self.record(
             test,
             outcome,
@@ -538,10 +539,11 @@ impl<'a> Grading<'a> {
             let process = cell.spawn(&spec).map_err(|err| StepFailure {
                 kind: FailureKind::Fail,
                 message: format!("Your server `{}` could not be started: {err}.", program.display),
-                diagnosis: Some(Diagnosis {
-                    finding: format!("`{}` could not be started: {err}.", program.display),
-                    hint: "Check that the file exists and is executable, or give the command in socklab.toml.".into(),
-                }),
+                diagnosis: Some(Diagnosis::new(
+                    HintKind::CannotStart,
+                    format!("`{}` could not be started: {err}.", program.display),
+                    "Check that the file exists and is executable, or give the command in socklab.toml.",
+                )),
             })?;
             let ready_by = Instant::now() + Duration::from_millis(self.limits.readiness_ms);
             let readiness = readiness::wait(
@@ -639,8 +641,8 @@ pub(crate) fn port_for(
     }
 }
 
-pub(crate) fn into_outcome(failure: StepFailure) -> (Outcome, Option<String>) {
-    let hint = failure.diagnosis.map(|diagnosis| diagnosis.hint);
+pub(crate) fn into_outcome(failure: StepFailure) -> (Outcome, Option<Hint>) {
+    let hint = failure.diagnosis.map(Diagnosis::into_hint);
     let outcome = match failure.kind {
         FailureKind::Fail => Outcome::Fail {
             message: failure.message,

@@ -90,11 +90,13 @@ mod tests {
                     id: "one".into(),
                     status: TestStatus::Pass,
                     score: 2,
+                    hint_kind: None,
                 },
                 TestMark {
                     id: "two".into(),
                     status: TestStatus::Fail,
                     score: 0,
+                    hint_kind: None,
                 },
             ],
         };

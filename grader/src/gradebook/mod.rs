@@ -16,6 +16,7 @@ pub mod table;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hint::HintKind;
 use crate::lab::Lab;
 use crate::outcome::{Outcome, SubmissionResult, SubmissionStatus};
 use crate::report::json::SCHEMA_VERSION;
@@ -99,6 +100,11 @@ pub struct TestMark {
     pub id: String,
     pub status: TestStatus,
     pub score: u32,
+    /// Which diagnosis the test's hint came from, when it failed; what a
+    /// class report counts. Absent in gradebooks and results written
+    /// before hint kinds existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint_kind: Option<HintKind>,
 }
 
 /// A test's status, as the result model's [`Outcome`] names it.
@@ -198,6 +204,7 @@ impl Row {
                     id: test.id.clone(),
                     status: TestStatus::of(&test.outcome),
                     score: test.score(),
+                    hint_kind: test.hint.as_ref().map(|hint| hint.kind),
                 })
                 .collect(),
         }

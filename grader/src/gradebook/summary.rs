@@ -173,6 +173,7 @@ mod tests {
                     id: id.to_string(),
                     status: *status,
                     score: *score,
+                    hint_kind: None,
                 })
                 .collect(),
         }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::Audience;
 use crate::escape::{TRANSCRIPT_BYTES, escape_lines, escape_shortened};
+use crate::hint::HintKind;
 use crate::outcome::{ExitReport, ProgramRun, SubmissionResult, TestResult, TranscriptEvent};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -64,6 +65,7 @@ pub struct JsonTest<'a> {
     pub max_score: u32,
     pub message: Option<&'a str>,
     pub hint: Option<&'a str>,
+    pub hint_kind: Option<HintKind>,
     pub duration_ms: u64,
     pub transcript: Vec<JsonEvent<'a>>,
 }
@@ -137,7 +139,12 @@ fn test(test: &TestResult, audience: Audience) -> JsonTest<'_> {
         score: test.score(),
         max_score: test.max_score,
         message: test.outcome.message().filter(|_| details),
-        hint: test.hint.as_deref().filter(|_| details),
+        hint: test
+            .hint
+            .as_ref()
+            .map(|hint| hint.text.as_str())
+            .filter(|_| details),
+        hint_kind: test.hint.as_ref().map(|hint| hint.kind).filter(|_| details),
         duration_ms: test.duration.as_millis() as u64,
         transcript: if details {
             test.transcript

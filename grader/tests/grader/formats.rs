@@ -17,6 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 use grader::cell::Tier;
 use grader::escape::escape_lines;
+use grader::hint::{Hint, HintKind};
 use grader::lab::{Kind, Part, Visibility};
 use grader::outcome::{
     ExitReport, Isolation, Outcome, ProgramRun, SubmissionResult, SubmissionStatus, TestResult,
@@ -570,7 +571,7 @@ fn hostile_result() -> SubmissionResult {
             ),
         },
     );
-    two.hint = Some(HOSTILE_TEXT.to_string());
+    two.hint = Some(Hint::new(HintKind::LabHint, HOSTILE_TEXT));
     two.transcript = one.transcript.clone();
     let mut three = test(
         "three",
@@ -580,7 +581,7 @@ fn hostile_result() -> SubmissionResult {
             message: format!("SECRET-MESSAGE {HOSTILE_TEXT}"),
         },
     );
-    three.hint = Some("SECRET-HINT".to_string());
+    three.hint = Some(Hint::new(HintKind::Echo, "SECRET-HINT"));
     three.transcript = vec![entry(TranscriptEvent::Sent(b"SECRET-INPUT".to_vec()))];
     let four = test(
         "four",

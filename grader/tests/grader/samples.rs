@@ -271,7 +271,7 @@ fn mismatches(sample: &Sample, expected: &Expected, result: &SubmissionResult) -
             ));
         }
         if let Some(words) = &recorded.hint {
-            let hint = test.hint.as_deref().unwrap_or("");
+            let hint = test.hint.as_ref().map_or("", |hint| hint.text.as_str());
             if !hint.contains(words.as_str()) {
                 found.push(format!(
                     "test `{}`: the hint should contain `{words}` but is `{hint}`",
@@ -316,8 +316,8 @@ fn overwrite(sample: &Sample, expected: &Expected, result: &SubmissionResult) {
             Some(words)
                 if test
                     .hint
-                    .as_deref()
-                    .is_some_and(|hint| hint.contains(words.as_str())) =>
+                    .as_ref()
+                    .is_some_and(|hint| hint.text.contains(words.as_str())) =>
             {
                 writeln!(
                     text,

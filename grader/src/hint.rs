@@ -1,0 +1,139 @@
+//! A failed test's hint, and which diagnosis it comes from.
+//!
+//! The hint's text is written for the student and may change from one
+//! version of the grader to the next; its [`HintKind`] is a stable id, so a
+//! class report can count how many submissions met the same mistake, and a
+//! result file keeps saying which mistake it was. Every place that writes a
+//! hint names its kind; a new diagnosis adds a variant here (ids are never
+//! renamed or reused: results written earlier keep meaning what they meant).
+
+use serde::{Deserialize, Serialize};
+
+/// A hint and the diagnosis it comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hint {
+    pub kind: HintKind,
+    pub text: String,
+}
+
+impl Hint {
+    pub fn new(kind: HintKind, text: impl Into<String>) -> Hint {
+        Hint {
+            kind,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+macro_rules! hint_kinds {
+    ($($(#[$doc:meta])* $variant:ident = $id:literal, $label:literal;)*) => {
+        /// Which diagnosis a hint comes from. Serialised as its id
+        /// (`snake_case`, e.g. `echo`), in results and gradebooks.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum HintKind {
+            $($(#[$doc])* #[serde(rename = $id)] $variant,)*
+        }
+
+        impl HintKind {
+            /// Every kind, in the order of this list.
+            pub const ALL: &[HintKind] = &[$(HintKind::$variant,)*];
+
+            /// The stable id, as serialised.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(HintKind::$variant => $id,)*
+                }
+            }
+
+            /// What went wrong, in a few words, for an instructor reading a
+            /// class report.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(HintKind::$variant => $label,)*
+                }
+            }
+        }
+    };
+}
+
+hint_kinds! {
+    /// No sharper pattern fitted: the hint is the lab author's, for the test.
+    LabHint = "lab_hint", "the test's own hint (no sharper diagnosis)";
+
+    // What a reply looked like (diagnose::reply).
+    PartialLine = "partial_line", "answered part of a line before it was complete";
+    Echo = "echo", "sent back what it received";
+    AsciiOnlyUppercase = "ascii_only_uppercase", "uppercased only ASCII letters";
+    CutAt1024 = "cut_at_1024", "reply cut at 1024 bytes (recv buffer too small)";
+    NoLineEnding = "no_line_ending", "reply line without its '\\n'";
+    LinesUnanswered = "lines_unanswered", "answered some lines, then nothing";
+    IncompleteReply = "incomplete_reply", "sent only the start of the reply";
+    ExtraLineEnding = "extra_line_ending", "extra line ending after the reply";
+    WrongCase = "wrong_case", "right letters, wrong case";
+    CapitalSMissed = "capital_s_missed", "count misses capital S";
+    CountInWords = "count_in_words", "count wrapped in other text";
+    ReplyFromOtherSocket = "reply_from_other_socket", "replied from another socket";
+    BytesAfterReply = "bytes_after_reply", "sent more bytes after the reply";
+    ConnectionLeftOpen = "connection_left_open", "left the connection open after replying";
+
+    // What a program's stderr showed (diagnose::stderr_hint).
+    Stub = "stub", "still the stub (todo!())";
+    Panic = "panic", "panicked";
+    Python2 = "python2", "Python 2 code";
+    AddressInUse = "address_in_use", "port already in use (no SO_REUSEADDR)";
+    UnicodeDecode = "unicode_decode", "stopped on bytes that are not UTF-8";
+    ConnectionReset = "connection_reset", "stopped when a peer reset the connection";
+    SentInt = "sent_int", "sent a number instead of bytes";
+    SentStr = "sent_str", "sent a str instead of bytes";
+    ClosedSocket = "closed_socket", "used a socket after closing it";
+    MissingModule = "missing_module", "imports a module that is not installed";
+    SyntaxError = "syntax_error", "Python syntax error";
+
+    // How a program ended (diagnose::exited).
+    OverLimit = "over_limit", "killed for going over a limit";
+    ServerEnded = "server_ended", "server ended by itself (no serving loop)";
+    Exited = "exited", "program stopped on an error";
+
+    // What a server listened on (diagnose::wrong_port).
+    WrongTransport = "wrong_transport", "TCP instead of UDP, or the reverse";
+    WrongPort = "wrong_port", "listens on the wrong port";
+    NeverListened = "never_listened", "never started listening";
+    CannotStart = "cannot_start", "command could not be started";
+
+    // What a client did (client_test).
+    NothingArrived = "nothing_arrived", "client sent nothing to the grader's server";
+    ClientWaitsForever = "client_waits_forever", "client waits forever without a timeout";
+    ClientSentNoLine = "client_sent_no_line", "client sent no complete line";
+    ClientKeptRunning = "client_kept_running", "client kept running after the exchange";
+    ClientPrintedSent = "client_printed_sent", "client printed what it sent, not the reply";
+    ClientFirstReplyOnly = "client_first_reply_only", "client printed only the first reply";
+    ClientSentNewline = "client_sent_newline", "client sent the trailing newline";
+    ClientSentOther = "client_sent_other", "client sent something other than its input";
+    ClientFailedAtEnd = "client_failed_at_end", "client did not end normally";
+    ClientExitZeroOnError = "client_exit_zero_on_error", "client exits 0 when the server is silent";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_serialise_as_themselves() {
+        let mut ids: Vec<&str> = HintKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        ids.sort_unstable();
+        let count = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "a hint kind id is used twice");
+        for kind in HintKind::ALL {
+            let json = serde_json::to_string(kind).unwrap();
+            assert_eq!(json, format!("\"{}\"", kind.as_str()));
+            assert_eq!(serde_json::from_str::<HintKind>(&json).unwrap(), *kind);
+        }
+    }
+}
