@@ -24,6 +24,7 @@ pub mod outcome;
 pub mod readiness;
 pub mod report;
 pub mod runner;
+pub mod scratch;
 pub mod sentence;
 pub mod submission;
 pub mod transform;

@@ -62,9 +62,7 @@ pub fn grade(
 ) -> Result<SubmissionResult, BadInput> {
     let started = Instant::now();
     let limits = Limits::resolve(&lab.limits, &options.limits);
-    let scratch = tempfile::Builder::new()
-        .prefix("socklab-")
-        .tempdir()
+    let scratch = crate::scratch::Scratch::create()
         .map_err(|err| BadInput(format!("creating a scratch directory: {err}")))?;
     let mut grading = Grading {
         lab,

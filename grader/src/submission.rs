@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::lab::{Lab, Part};
 
+pub mod copy;
+
 /// What is being graded.
 #[derive(Clone, Debug)]
 pub enum Source {
@@ -124,6 +126,33 @@ pub fn plan(
     scratch: &Path,
     grader_binary: Option<&Path>,
 ) -> Result<Plan, PlanError> {
+    // What the copy left out explains a submission that cannot run (its
+    // only server was a link to a classmate's), so it goes with the reason.
+    let mut copy_notes = Vec::new();
+    plan_copied(
+        lab,
+        source,
+        overrides,
+        scratch,
+        grader_binary,
+        &mut copy_notes,
+    )
+    .map_err(|err| match err {
+        PlanError::NotRunnable(reason) if !copy_notes.is_empty() => {
+            PlanError::NotRunnable(format!("{reason}\n{}", copy_notes.join("\n")))
+        }
+        other => other,
+    })
+}
+
+fn plan_copied(
+    lab: &Lab,
+    source: &Source,
+    overrides: &Overrides,
+    scratch: &Path,
+    grader_binary: Option<&Path>,
+    copy_notes: &mut Vec<String>,
+) -> Result<Plan, PlanError> {
     let workdir = scratch.join("submission");
     std::fs::create_dir_all(&workdir)
         .map_err(|err| PlanError::BadInput(format!("creating {}: {err}", workdir.display())))?;
@@ -185,14 +214,16 @@ pub fn plan(
             directory.display()
         )));
     }
-    copy_tree(directory, &workdir).map_err(|err| {
+    let copied = copy::copy_submission(directory, &workdir, &copy::BOUNDS).map_err(|err| {
         PlanError::BadInput(format!(
             "copying submission `{}`: {err}",
             directory.display()
         ))
     })?;
+    copy_notes.extend(copied.notes.iter().cloned());
+    plan.notes.extend(copied.notes);
     let commands_given = plan.server.is_some() || plan.client.is_some();
-    if !commands_given && is_empty(&workdir) {
+    if !commands_given && !copied.has_visible_file {
         return Err(PlanError::NotRunnable(
             "The submission is empty: there is no file to run.".into(),
         ));
@@ -370,56 +401,6 @@ fn workspace_member(directory: &Path) -> Option<PathBuf> {
             .is_ok_and(|text| text.contains("[workspace]"))
     });
     inside.then_some(directory)
-}
-
-/// Whether a submission has nothing but hidden files (`.gitkeep`, `.DS_Store`).
-fn is_empty(directory: &Path) -> bool {
-    !walk_files(directory).any(|path| {
-        path.strip_prefix(directory).is_ok_and(|relative| {
-            !relative
-                .components()
-                .any(|part| part.as_os_str().to_string_lossy().starts_with('.'))
-        })
-    })
-}
-
-fn walk_files(directory: &Path) -> impl Iterator<Item = PathBuf> {
-    let mut pending = vec![directory.to_path_buf()];
-    std::iter::from_fn(move || {
-        while let Some(path) = pending.pop() {
-            if path.is_dir() {
-                if let Ok(entries) = std::fs::read_dir(&path) {
-                    pending.extend(entries.filter_map(|entry| Some(entry.ok()?.path())));
-                }
-            } else {
-                return Some(path);
-            }
-        }
-        None
-    })
-}
-
-/// Copies a submission, skipping build output and version control, and
-/// keeping symbolic links as links rather than following them out of the tree.
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name == "target" || name == ".git" || name == "__pycache__" {
-            continue;
-        }
-        let destination = to.join(&name);
-        let kind = entry.file_type()?;
-        if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, &destination)?;
-        } else if kind.is_dir() {
-            std::fs::create_dir_all(&destination)?;
-            copy_tree(&entry.path(), &destination)?;
-        } else if kind.is_file() {
-            std::fs::copy(entry.path(), &destination)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

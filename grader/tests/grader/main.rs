@@ -7,6 +7,7 @@ mod support;
 mod adversarial;
 mod batch;
 mod cli;
+mod files;
 mod formats;
 mod labs;
 mod samples;
