@@ -91,7 +91,8 @@ pub struct SpawnSpec {
     pub args: Vec<String>,
     pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
-    /// Bytes for standard input, closed after them; `None` for no input at all.
+    /// Bytes for standard input, closed after them; `None` for a standard
+    /// input that stays open and idle, as at a terminal nobody types into.
     pub stdin: Option<Vec<u8>>,
 }
 
@@ -102,6 +103,9 @@ pub struct CellProcess {
     stdout: Capture,
     stderr: Capture,
     helpers: Vec<std::thread::JoinHandle<()>>,
+    /// The write end of an idle standard input (servers), held open until
+    /// the program is stopped so it never reads end of file.
+    idle_stdin: Option<std::os::fd::OwnedFd>,
 }
 
 impl CellProcess {
@@ -150,6 +154,7 @@ static NAMESPACES_REFUSED: OnceLock<String> = OnceLock::new();
 
 impl Cell {
     pub fn open(options: &CellOptions) -> std::io::Result<Cell> {
+        harden_grader();
         let marker = format!(
             "{}-{}{}",
             std::process::id(),
@@ -288,8 +293,10 @@ impl Cell {
             stdout,
             stderr,
             helpers,
+            idle_stdin,
             ..
         } = main;
+        drop(idle_stdin);
         let end = ProgramEnd {
             exit,
             stdout: stdout.finish(),
@@ -312,13 +319,35 @@ impl Cell {
 
     fn kill_all(&self, main: &CellProcess) {
         match &self.backend {
-            Backend::Process => process::kill_cell(main.pid, &self.marker(), main.exit().is_none()),
+            Backend::Process => {
+                if main.exit().is_none() {
+                    // The stand-in kills everything below it and exits; what
+                    // it may have missed (a process that escaped while the
+                    // grader ran unconfined) the sweep below still finds.
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(main.pid),
+                        process::SWEEP,
+                    );
+                    main.wait_until(Instant::now() + Duration::from_secs(2));
+                }
+                process::kill_cell(main.pid, &self.marker(), main.exit().is_none())
+            }
             Backend::Namespace(keeper) => keeper.kill_all(),
         }
         // Either way the main program is gone now; wait for its exit to be
         // recorded so its reaper thread has finished.
         main.wait_until(Instant::now() + Duration::from_secs(5));
     }
+}
+
+/// Makes the grader itself non-dumpable, once: no process of the grader's
+/// user can then read or write its memory (`/proc/<pid>/mem`, ptrace) or
+/// read its environment (`/proc/<pid>/environ`), and neither can they for the
+/// stand-ins forked from it, which inherit the flag (a program gets its own
+/// back when it execs).
+pub(crate) fn harden_grader() {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    DONE.get_or_init(|| nix::sys::prctl::set_dumpable(false).is_ok());
 }
 
 /// A pipe whose ends close on exec. The grader starts programs from many

@@ -129,13 +129,9 @@ impl Keeper {
     pub fn spawn(&self, spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
         let (stdout_read, stdout_write) = super::cloexec_pipe()?;
         let (stderr_read, stderr_write) = super::cloexec_pipe()?;
-        let (stdin_read, stdin_write): (OwnedFd, Option<OwnedFd>) = match &spec.stdin {
-            Some(_) => {
-                let (read, write) = super::cloexec_pipe()?;
-                (read, Some(write))
-            }
-            None => (std::fs::File::open("/dev/null")?.into(), None),
-        };
+        // A pipe either way: fed then closed for a client, idle and open for
+        // a server (see `process::spawn`).
+        let (stdin_read, stdin_write) = super::cloexec_pipe()?;
         let request = Request::Spawn {
             id: self.next_id(),
             program: spec.program.to_string_lossy().into_owned(),
@@ -156,8 +152,10 @@ impl Keeper {
         };
         let limit = (limits.output_kb as usize) * 1024;
         let mut helpers = Vec::new();
-        if let (Some(input), Some(bytes)) = (stdin_write, spec.stdin.clone()) {
-            helpers.push(super::process::feed_stdin(input, bytes)?);
+        let mut idle_stdin = None;
+        match spec.stdin.clone() {
+            Some(bytes) => helpers.push(super::process::feed_stdin(stdin_write, bytes)?),
+            None => idle_stdin = Some(stdin_write),
         }
         let exit = self
             .exits
@@ -172,6 +170,7 @@ impl Keeper {
             stdout: Capture::start(stdout_read, limit, "stdout")?,
             stderr: Capture::start(stderr_read, limit, "stderr")?,
             helpers,
+            idle_stdin,
         })
     }
 

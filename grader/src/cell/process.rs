@@ -12,7 +12,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{SigSet, Signal, kill, killpg};
 use nix::unistd::{ForkResult, Pid};
 
 use super::limits::Rlimits;
@@ -24,9 +24,11 @@ use crate::outcome::ExitReport;
 use std::path::Path;
 
 pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
+    super::harden_grader();
     let rlimits = Rlimits::new(limits, false);
     let (stdout_read, stdout_write) = super::cloexec_pipe()?;
     let (stderr_read, stderr_write) = super::cloexec_pipe()?;
+    let grader = nix::unistd::getpid();
     let mut command = Command::new(&spec.program);
     command
         .args(&spec.args)
@@ -35,27 +37,30 @@ pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> 
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::from(stdout_write))
         .stderr(Stdio::from(stderr_write))
-        .stdin(if spec.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .process_group(0);
-    // SAFETY: the closure only makes async-signal-safe system calls (prctl,
-    // fork, setrlimit, waitpid, close_range, _exit) and allocates nothing.
+        // Standard input is a pipe either way: fed and closed for a client,
+        // held open and idle for a server (a console that never gets a line
+        // and never sees end of file, as at a terminal).
+        .stdin(Stdio::piped());
+    // SAFETY: the closure only makes async-signal-safe system calls (setsid,
+    // prctl, sigprocmask, fork, setrlimit, waitpid, kill, open, read,
+    // close_range, _exit) and allocates nothing.
     unsafe {
         command.pre_exec(move || {
-            // If the grader dies, its direct child dies with it.
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-            // A stand-in parent between the grader and the program: a program
-            // that signals its parent (getppid) reaches the stand-in, whose
-            // death the grader reports as the program's, not the grader.
+            // A session of its own: no controlling terminal to type into
+            // (TIOCSTI) or to read the instructor's keys from, and a process
+            // group whose number is the stand-in's.
+            nix::unistd::setsid()?;
+            // Signals the stand-in acts on are blocked before the fork, so
+            // none is lost before it waits for them; the program unblocks them.
+            stand_in_signals().thread_block()?;
             match nix::unistd::fork()? {
                 ForkResult::Child => {
+                    // If the stand-in dies, so does the program.
                     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                    SigSet::empty().thread_set_mask()?;
                     rlimits.apply()
                 }
-                ForkResult::Parent { child } => stand_in(child),
+                ForkResult::Parent { child } => stand_in(child, grader),
             }
         });
     }
@@ -66,8 +71,12 @@ pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> 
     let stdout = Capture::start(stdout_read, limit, "stdout")?;
     let stderr = Capture::start(stderr_read, limit, "stderr")?;
     let mut helpers = Vec::new();
-    if let (Some(input), Some(bytes)) = (child.stdin.take(), spec.stdin.clone()) {
-        helpers.push(feed_stdin(OwnedFd::from(input), bytes)?);
+    let mut idle_stdin = None;
+    if let Some(input) = child.stdin.take() {
+        match spec.stdin.clone() {
+            Some(bytes) => helpers.push(feed_stdin(OwnedFd::from(input), bytes)?),
+            None => idle_stdin = Some(OwnedFd::from(input)),
+        }
     }
     let exit = ExitWatch::default();
     let recorder = exit.clone();
@@ -85,33 +94,159 @@ pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> 
         stdout,
         stderr,
         helpers,
+        idle_stdin,
     })
 }
 
+/// Sent to a stand-in to make it kill everything below it and exit: by the
+/// kernel when the grader dies (`PR_SET_PDEATHSIG`), by the grader on stop.
+pub(super) const SWEEP: Signal = Signal::SIGUSR2;
+
+/// What a stand-in waits for: a child changed state, a request to sweep, and
+/// the stop signals it passes on to the program.
+fn stand_in_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for signal in [
+        Signal::SIGCHLD,
+        SWEEP,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
+        set.add(signal);
+    }
+    set
+}
+
 /// The stand-in parent: holds no file descriptor (so pipes and std's exec
-/// error pipe close as if it were not there), waits for the program and ends
-/// the way it ended. Runs between fork and exec: async-signal-safe calls only.
-fn stand_in(program: Pid) -> ! {
-    use nix::sys::wait::{WaitStatus, waitpid};
+/// error pipe close as if it were not there), is the *subreaper* of
+/// everything the program starts (a daemon's double fork lands here, not at
+/// the machine's init), and ends the way the program ended after killing
+/// every process left below it. It dies with the grader and then takes the
+/// whole cell with it. Runs between fork and exec: async-signal-safe calls only.
+fn stand_in(program: Pid, grader: Pid) -> ! {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     // SAFETY: close_range(0, MAX, 0) only closes this process's descriptors.
     unsafe {
         nix::libc::syscall(nix::libc::SYS_close_range, 0u32, u32::MAX, 0u32);
     }
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    let _ = nix::sys::prctl::set_pdeathsig(SWEEP);
+    if nix::unistd::getppid() != grader {
+        // The grader died before the death signal was armed.
+        sweep_children();
+        exit_now(137);
+    }
+    let signals = stand_in_signals();
     loop {
-        match waitpid(program, None) {
-            Ok(WaitStatus::Exited(_, code)) => exit_now(code),
-            Ok(WaitStatus::Signaled(_, signal, _)) => {
-                // SAFETY: restoring the default action is async-signal-safe.
-                unsafe {
-                    let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl);
+        let Ok(signal) = signals.wait() else { continue };
+        match signal {
+            Signal::SIGCHLD => loop {
+                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::Exited(pid, code)) if pid == program => {
+                        sweep_children();
+                        exit_now(code)
+                    }
+                    Ok(WaitStatus::Signaled(pid, signal, _)) if pid == program => {
+                        sweep_children();
+                        die_of(signal)
+                    }
+                    // An orphan of the program, reaped; look for more.
+                    Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(_) | Err(_) => break,
                 }
-                let _ = nix::sys::signal::raise(signal);
-                exit_now(128 + signal as i32)
+            },
+            signal if signal == SWEEP => {
+                sweep_children();
+                exit_now(137)
             }
-            Err(nix::errno::Errno::EINTR) | Ok(_) => continue,
-            Err(_) => exit_now(127),
+            // A stop request reaches the program even if it left the
+            // group (the grader signals the group, so only then).
+            other => {
+                if nix::unistd::getpgid(Some(program)).ok() != Some(nix::unistd::getpid()) {
+                    let _ = kill(program, other);
+                }
+            }
         }
     }
+}
+
+/// Kills every child of the calling process until it has none: killed
+/// processes' own children are reparented here (subreaper), so the loop ends
+/// only when the whole tree is gone. Async-signal-safe.
+fn sweep_children() {
+    use nix::sys::wait::waitpid;
+    loop {
+        for_each_child(|child| {
+            let _ = kill(child, Signal::SIGKILL);
+        });
+        match waitpid(None, None) {
+            Err(nix::errno::Errno::ECHILD) => return,
+            Err(nix::errno::Errno::EINTR) | Ok(_) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Calls `each` with every child listed in `/proc/thread-self/children`,
+/// read into a buffer on the stack. Async-signal-safe.
+fn for_each_child(mut each: impl FnMut(Pid)) {
+    use nix::libc;
+    let mut buffer = [0u8; 4096];
+    // SAFETY: open/read/close on a static C string and a stack buffer.
+    let length = unsafe {
+        let fd = libc::open(
+            c"/proc/thread-self/children".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return;
+        }
+        let mut filled = 0usize;
+        while filled < buffer.len() {
+            let got = libc::read(
+                fd,
+                buffer[filled..].as_mut_ptr().cast(),
+                buffer.len() - filled,
+            );
+            if got <= 0 {
+                break;
+            }
+            filled += got as usize;
+        }
+        libc::close(fd);
+        filled
+    };
+    let mut number: i32 = 0;
+    let mut digits = false;
+    for &byte in &buffer[..length] {
+        if byte.is_ascii_digit() {
+            number = number
+                .saturating_mul(10)
+                .saturating_add((byte - b'0') as i32);
+            digits = true;
+        } else {
+            if digits && number > 0 {
+                each(Pid::from_raw(number));
+            }
+            number = 0;
+            digits = false;
+        }
+    }
+    // A number cut by the end of the buffer is left for the next round.
+}
+
+fn die_of(signal: Signal) -> ! {
+    // SAFETY: restoring the default action and unblocking are async-signal-safe.
+    unsafe {
+        let _ = nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl);
+    }
+    let mut only = SigSet::empty();
+    only.add(signal);
+    let _ = only.thread_unblock();
+    let _ = nix::sys::signal::raise(signal);
+    exit_now(128 + signal as i32)
 }
 
 fn exit_now(code: i32) -> ! {

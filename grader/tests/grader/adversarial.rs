@@ -112,11 +112,16 @@ fn run_suite(isolation: IsolationRequest, label: &str) {
             .collect()
     });
 
-    let survivors =
-        procfs::processes_marked_with_prefix(&format!("{}-{label}-", std::process::id()));
+    let prefix = format!("{}-{label}-", std::process::id());
+    let survivors = procfs::processes_marked_with_prefix(&prefix);
     assert!(
         survivors.is_empty(),
         "processes survived their cells: {survivors:?}"
+    );
+    let escaped = escapees(&prefix);
+    assert!(
+        escaped.is_empty(),
+        "processes that left the tree and dropped the marker survived: {escaped:?}"
     );
 
     for (name, result, took) in &results {
@@ -187,6 +192,25 @@ fn run_suite(isolation: IsolationRequest, label: &str) {
             serde_json::from_str(&json).unwrap_or_else(|err| panic!("{name}: {err}"));
         assert_eq!(parsed["score"], result.score());
     }
+}
+
+/// Live processes started by `escapes-the-tree` in a cell whose marker
+/// starts with `prefix`: they carry no marker in their environment, only in
+/// their command line.
+fn escapees(prefix: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.iter().any(|arg| *arg == b"socklab-escapee")
+                && args.iter().any(|arg| arg.starts_with(prefix.as_bytes()))
+                && !procfs::is_zombie(*pid)
+        })
+        .collect()
 }
 
 #[test]
@@ -330,14 +354,20 @@ fn hard_coded_ports_grade_side_by_side_in_namespaces() {
     }
 }
 
-/// When the grader is killed outright, its namespace cells die with it.
+/// When the grader is killed outright, its cells die with it, in either
+/// tier, and so does a process that left the tree and dropped its marker.
 #[test]
 fn killing_the_grader_kills_its_cells() {
-    if !support::namespaces_available() {
-        eprintln!("skipped: this kernel refuses unprivileged namespaces");
-        return;
+    if support::namespaces_available() {
+        kill_the_grader_mid_grading("namespace");
+    } else {
+        eprintln!("skipped the namespace tier: this kernel refuses unprivileged namespaces");
     }
-    let submission = adversarial_dir().join("accepts-never-replies");
+    kill_the_grader_mid_grading("process");
+}
+
+fn kill_the_grader_mid_grading(isolation: &str) {
+    let submission = adversarial_dir().join("escapes-the-tree");
     let mut grader = std::process::Command::new(support::grader_binary())
         .args([
             "grade",
@@ -346,25 +376,31 @@ fn killing_the_grader_kills_its_cells() {
             "--format",
             "json",
             "--isolation",
-            "namespace",
+            isolation,
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let prefix = format!("{}-", grader.id());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    // Wait until the submission runs: its processes carry the grader's marker.
-    while procfs::processes_marked_with_prefix(&prefix).is_empty() {
-        assert!(Instant::now() < deadline, "the submission never started");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    // Wait until the escaped process runs: it names the grader's marker.
+    while escapees(&prefix).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "{isolation}: the submission never started"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     grader.kill().unwrap();
     grader.wait().unwrap();
-    while !procfs::processes_marked_with_prefix(&prefix).is_empty() {
+    while !procfs::processes_marked_with_prefix(&prefix).is_empty() || !escapees(&prefix).is_empty()
+    {
         assert!(
             Instant::now() < deadline,
-            "cell processes outlived the grader"
+            "{isolation}: cell processes outlived the grader: {:?} {:?}",
+            procfs::processes_marked_with_prefix(&prefix),
+            escapees(&prefix)
         );
         std::thread::sleep(Duration::from_millis(10));
     }
