@@ -11,6 +11,7 @@ pub mod atomic_file;
 pub mod batch;
 pub mod cell;
 pub mod client_test;
+pub mod conventions;
 pub mod diagnose;
 pub mod escape;
 pub mod exchange;

@@ -11,6 +11,7 @@ use crate::cell::{
     self, Cell, CellOptions, CellProcess, IsolationRequest, PortLock, SpawnSpec, Tier,
 };
 use crate::client_test;
+use crate::conventions;
 use crate::diagnose::{self, Diagnosis};
 use crate::exchange::{FailureKind, ServerExchange, StepFailure};
 use crate::hint::{Hint, HintKind};
@@ -104,7 +105,9 @@ pub fn grade(
         Ok(plan) => plan,
         Err(PlanError::BadInput(message)) => return Err(BadInput(message)),
         Err(PlanError::NotRunnable(reason)) => {
-            grading.fail_all(&reason);
+            grading.fail_all(&Outcome::Fail {
+                message: not_run(&reason),
+            });
             return Ok(result(
                 grading,
                 SubmissionStatus::NotRunnable { reason },
@@ -112,16 +115,36 @@ pub fn grade(
                 None,
             ));
         }
+        Err(PlanError::MissingTool(message)) => {
+            grading.fail_all(&Outcome::Error {
+                message: not_run(&message),
+            });
+            return Ok(result(
+                grading,
+                SubmissionStatus::Error { message },
+                None,
+                None,
+            ));
+        }
     };
     if let Some(build) = &plan.build {
-        if let Err(reason) = grading.build(&plan, build) {
-            grading.fail_all(&reason);
-            let mut failed = result(
-                grading,
-                SubmissionStatus::NotRunnable { reason },
-                None,
-                None,
-            );
+        if let Err(failure) = grading.build(&plan, build) {
+            let (outcome, status) = match failure {
+                BuildFailure::Failed(reason) => (
+                    Outcome::Fail {
+                        message: not_run(&reason),
+                    },
+                    SubmissionStatus::NotRunnable { reason },
+                ),
+                BuildFailure::MissingTool(message) => (
+                    Outcome::Error {
+                        message: not_run(&message),
+                    },
+                    SubmissionStatus::Error { message },
+                ),
+            };
+            grading.fail_all(&outcome);
+            let mut failed = result(grading, status, None, None);
             failed.notes = plan.notes;
             return Ok(failed);
         }
@@ -185,18 +208,15 @@ impl<'a> Grading<'a> {
         });
     }
 
-    /// Every test fails with `reason`: the submission could not run at all.
-    fn fail_all(&mut self, reason: &str) {
+    /// Every test ends with `outcome`: the submission could not run at all.
+    /// No test carries the lab's coding hint: those are about code that ran,
+    /// and this code never did; the one finding is the submission's status.
+    fn fail_all(&mut self, outcome: &Outcome) {
         for test in &self.lab.tests {
-            self.record(
-                test,
-                Outcome::Fail {
-                    message: reason.to_string(),
-                },
-                None,
-                Vec::new(),
-                Duration::ZERO,
-            );
+            self.record(test, outcome.clone(), None, Vec::new(), Duration::ZERO);
+            if let Some(recorded) = self.tests.last_mut() {
+                recorded.hint = None;
+            }
         }
     }
 
@@ -237,7 +257,7 @@ impl<'a> Grading<'a> {
         env
     }
 
-    fn build(&mut self, plan: &Plan, build: &ProgramPlan) -> Result<(), String> {
+    fn build(&mut self, plan: &Plan, build: &ProgramPlan) -> Result<(), BuildFailure> {
         // Compilers need far more room than a lab server does.
         let mut options = self.cell_options.clone();
         options.limits.memory_mb = options.limits.memory_mb.max(8192);
@@ -248,8 +268,9 @@ impl<'a> Grading<'a> {
             .max(2 * self.limits.build_ms / 1000);
         options.limits.file_size_mb = options.limits.file_size_mb.max(2048);
         options.limits.open_files = options.limits.open_files.max(4096);
-        let cell = Cell::open(&options)
-            .map_err(|err| format!("grader error: opening a cell for the build: {err}"))?;
+        let cell = Cell::open(&options).map_err(|err| {
+            BuildFailure::Failed(format!("grader error: opening a cell for the build: {err}"))
+        })?;
         let (program, args) = build.render(&cell::CELL_HOST.to_string(), self.lab.port);
         let mut env = self.environment(plan, self.lab.port);
         env.push(("CARGO_TERM_COLOR".into(), "never".into()));
@@ -262,25 +283,39 @@ impl<'a> Grading<'a> {
                 stdin: None,
             })
             .map_err(|err| {
-                format!(
+                BuildFailure::Failed(format!(
                     "The build command `{}` could not start: {err}.",
                     build.display
-                )
+                ))
             })?;
         let exit = process.wait_until(Instant::now() + Duration::from_millis(self.limits.build_ms));
         let end = cell.stop_all(process);
+        let stderr = end.stderr.last(2048);
         match exit {
             Some(crate::outcome::ExitReport::Code(0)) => Ok(()),
-            Some(exit) => Err(format!(
-                "The build `{}` failed ({exit}). The end of its output:\n{}",
+            // The shell's "not found" for a compiler is the grading machine's
+            // environment, not the student's code.
+            Some(crate::outcome::ExitReport::Code(126 | 127))
+                if conventions::tools::missing_from_output(&stderr).is_some() =>
+            {
+                let tool = conventions::tools::missing_from_output(&stderr).expect("checked");
+                Err(BuildFailure::MissingTool(
+                    conventions::tools::missing_message(
+                        &tool,
+                        &format!("by the build `{}`", build.display),
+                    ),
+                ))
+            }
+            Some(exit) => Err(BuildFailure::Failed(format!(
+                "The build `{}` failed ({exit}).\nThe end of its output:\n{}",
                 build.display,
-                crate::escape::escape_lines(&end.stderr.last(2048))
-            )),
-            None => Err(format!(
+                crate::escape::escape_lines(&scrub_paths(&stderr, &plan.workdir))
+            ))),
+            None => Err(BuildFailure::Failed(format!(
                 "The build `{}` did not finish within {} s.",
                 build.display,
                 self.limits.build_ms / 1000
-            )),
+            ))),
         }
     }
 
@@ -600,6 +635,31 @@ impl<'a> Grading<'a> {
             });
         }
     }
+}
+
+/// Why a submission's build did not produce something to run.
+enum BuildFailure {
+    /// The student's build failed: the submission is not runnable.
+    Failed(String),
+    /// A tool the build runs is missing from the grading machine.
+    MissingTool(String),
+}
+
+/// What each test of a submission that never ran says: the first line of
+/// the reason, which the submission's status gives in full.
+fn not_run(reason: &str) -> String {
+    let first = reason.lines().next().unwrap_or(reason);
+    let mut chars = first.chars();
+    // "The build failed." reads on as "Not run: the build failed."; a
+    // name such as `UDPServer.java` keeps its case.
+    let lowered = match (chars.next(), chars.next()) {
+        (Some(initial), Some(next)) if initial.is_uppercase() && next.is_lowercase() => initial
+            .to_lowercase()
+            .chain(first.chars().skip(1))
+            .collect(),
+        _ => first.to_string(),
+    };
+    format!("Not run: {lowered}")
 }
 
 /// Waits until no TCP connection on `port` is in TIME_WAIT, or `deadline`.

@@ -1,8 +1,9 @@
 //! Deciding how to run a submission (SPEC §3): the first of these that applies
 //! wins — `--server`/`--client` commands, a `socklab.toml` manifest, the lab's
 //! conventions (textbook file names run with `python3 -u`, a Cargo package's
-//! lab binaries). The submission is copied to a scratch directory first, so
-//! grading never changes it.
+//! lab binaries, programs in other languages: see [`crate::conventions`]).
+//! The submission is copied to a scratch directory first, so grading never
+//! changes it.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -42,7 +43,7 @@ pub struct ProgramPlan {
 }
 
 impl ProgramPlan {
-    fn shell(command: &str) -> ProgramPlan {
+    pub(crate) fn shell(command: &str) -> ProgramPlan {
         ProgramPlan {
             argv: vec!["/bin/sh".into(), "-c".into(), command.into()],
             display: command.to_string(),
@@ -97,6 +98,10 @@ pub enum PlanError {
     BadInput(String),
     /// A readable submission with nothing that can run; graded as zero.
     NotRunnable(String),
+    /// The submission needs a compiler or interpreter the grading machine
+    /// lacks: the grader's environment, reported as an error and never
+    /// charged to the student (see `conventions::tools`).
+    MissingTool(String),
 }
 
 /// The hidden first argument that makes the grader binary run the reference.
@@ -258,98 +263,7 @@ fn plan_copied(
         return Ok(plan);
     }
 
-    for (part, files) in [
-        (Part::Server, &lab.conventions.server_files),
-        (Part::Client, &lab.conventions.client_files),
-    ] {
-        if plan.program(part).is_some() || !lab.has_part(part) {
-            continue;
-        }
-        let Some(file) = files.iter().find(|file| workdir.join(file).is_file()) else {
-            continue;
-        };
-        let source_text = std::fs::read(workdir.join(file)).unwrap_or_default();
-        if let Some(marker) = python2_marker(&String::from_utf8_lossy(&source_text)) {
-            plan.notes.push(format!(
-                "{file} looks like Python 2 ({marker}). It is run with python3, as the lab requires: print needs parentheses, and raw_input is input."
-            ));
-        }
-        let program = ProgramPlan {
-            argv: vec![
-                python3().to_string_lossy().into_owned(),
-                "-u".into(),
-                file.clone(),
-            ],
-            display: format!("python3 -u {file}"),
-        };
-        match part {
-            Part::Server => plan.server = Some(program),
-            Part::Client => plan.client = Some(program),
-        }
-    }
-
-    let lacks_program = |part: Part| plan.program(part).is_none() && lab.has_part(part);
-    if workdir.join("Cargo.toml").is_file()
-        && (lacks_program(Part::Server) || lacks_program(Part::Client))
-    {
-        let target = scratch.join("target");
-        // A package that belongs to a workspace (a lab crate in this
-        // repository) only builds where it stands; its sources are read, not
-        // changed, and the build output goes to the scratch directory. The
-        // build runs in the scratch directory, so its path is made absolute.
-        let manifest = if let Some(directory) = workspace_member(directory) {
-            directory.join("Cargo.toml")
-        } else {
-            workdir.join("Cargo.toml")
-        };
-        plan.build = Some(ProgramPlan {
-            argv: vec![
-                "cargo".into(),
-                "build".into(),
-                "--release".into(),
-                "--bins".into(),
-                "--quiet".into(),
-                "--manifest-path".into(),
-                manifest.to_string_lossy().into_owned(),
-                "--target-dir".into(),
-                target.to_string_lossy().into_owned(),
-            ],
-            display: "cargo build --release --bins".into(),
-        });
-        let release = target.join("release");
-        let binary = |names: &[String], part: Part| {
-            names.first().map(|name| {
-                let mut argv = vec![release.join(name).to_string_lossy().into_owned()];
-                if part == Part::Client {
-                    argv.extend(["--host".to_string(), "{host}".to_string()]);
-                }
-                argv.extend(["--port".to_string(), "{port}".to_string()]);
-                ProgramPlan {
-                    display: format!("{name} {}", argv[1..].join(" ")),
-                    argv,
-                }
-            })
-        };
-        if plan.server.is_none() && lab.has_part(Part::Server) {
-            plan.server = binary(&lab.conventions.server_bins, Part::Server);
-        }
-        if plan.client.is_none() && lab.has_part(Part::Client) {
-            plan.client = binary(&lab.conventions.client_bins, Part::Client);
-        }
-    }
-
-    if plan.server.is_none() && plan.client.is_none() {
-        let mut expected: Vec<String> = lab.conventions.server_files.clone();
-        expected.extend(lab.conventions.client_files.iter().cloned());
-        return Err(PlanError::NotRunnable(format!(
-            "Nothing to run: the submission has no socklab.toml, no Cargo.toml and none of the files {}.",
-            expected
-                .iter()
-                .map(|name| format!("`{name}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    crate::conventions::apply(lab, &mut plan, scratch, directory)?;
     Ok(plan)
 }
 
@@ -391,16 +305,6 @@ pub fn python3() -> &'static Path {
             .filter(|path| path.is_file())
             .unwrap_or_else(|| PathBuf::from("python3"))
     })
-}
-
-/// The absolute path of `directory` when it is inside a Cargo workspace.
-fn workspace_member(directory: &Path) -> Option<PathBuf> {
-    let directory = directory.canonicalize().ok()?;
-    let inside = directory.ancestors().skip(1).any(|parent| {
-        std::fs::read_to_string(parent.join("Cargo.toml"))
-            .is_ok_and(|text| text.contains("[workspace]"))
-    });
-    inside.then_some(directory)
 }
 
 #[cfg(test)]

@@ -114,7 +114,11 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         transport: raw.lab.transport,
         transform: raw.lab.transform,
         port: raw.lab.port,
-        conventions: raw.lab.conventions,
+        conventions: raw
+            .lab
+            .conventions
+            .validate()
+            .map_err(|message| error_at(None, message))?,
         limits: lab_limits,
         tests,
         source: file.to_string(),
@@ -156,7 +160,64 @@ struct RawLabInfo {
     #[serde(default = "default_port")]
     port: u16,
     #[serde(default)]
-    conventions: Conventions,
+    conventions: RawConventions,
+}
+
+/// `[lab.conventions]` as written: names, Python files, or both.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConventions {
+    server_names: Option<Vec<String>>,
+    client_names: Option<Vec<String>>,
+    server_files: Option<Vec<String>>,
+    client_files: Option<Vec<String>>,
+    #[serde(default)]
+    server_bins: Vec<String>,
+    #[serde(default)]
+    client_bins: Vec<String>,
+}
+
+impl RawConventions {
+    /// Fills in whichever of names and Python files is missing from the
+    /// other: `UDPServer` runs as `UDPServer.py`, and `UDPServer.py` names
+    /// `UDPServer` in every other language.
+    fn validate(self) -> Result<Conventions, String> {
+        fn pair(
+            role: &str,
+            names: Option<Vec<String>>,
+            files: Option<Vec<String>>,
+        ) -> Result<(Vec<String>, Vec<String>), String> {
+            let names = match (names, &files) {
+                (Some(names), _) => names,
+                (None, Some(files)) => files
+                    .iter()
+                    .map(|file| file.strip_suffix(".py").unwrap_or(file).to_string())
+                    .collect(),
+                (None, None) => Vec::new(),
+            };
+            if let Some(bad) = names
+                .iter()
+                .find(|name| name.is_empty() || name.contains(['/', '.']))
+            {
+                return Err(format!(
+                    "conventions: `{bad}` in {role}_names is not a name: give it without a folder or an extension (`UDPServer`)"
+                ));
+            }
+            let files =
+                files.unwrap_or_else(|| names.iter().map(|name| format!("{name}.py")).collect());
+            Ok((names, files))
+        }
+        let (server_names, server_files) = pair("server", self.server_names, self.server_files)?;
+        let (client_names, client_files) = pair("client", self.client_names, self.client_files)?;
+        Ok(Conventions {
+            server_names,
+            client_names,
+            server_files,
+            client_files,
+            server_bins: self.server_bins,
+            client_bins: self.client_bins,
+        })
+    }
 }
 
 fn default_port() -> u16 {

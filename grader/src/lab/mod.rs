@@ -51,21 +51,52 @@ impl Lab {
 }
 
 /// How a submission without a manifest is recognised (SPEC §3, rule 3).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Names are language-neutral stems (`UDPServer`): a server in any language
+/// the grader knows is recognised by them (`UDPServer.py`, `UDPServer.java`,
+/// `UDPServer.c`, …; see `grader/src/conventions/`). `server_files` are the
+/// exact Python file names run with `python3 -u` first; a lab file may give
+/// either list and the loader derives the other.
+#[derive(Clone, Debug, Default)]
 pub struct Conventions {
+    /// Conventional names of the server, without an extension, best first.
+    pub server_names: Vec<String>,
+    /// Conventional names of the client, without an extension, best first.
+    pub client_names: Vec<String>,
     /// File names of a textbook-style server, run with `python3 -u`.
-    #[serde(default)]
     pub server_files: Vec<String>,
     /// File names of a textbook-style client, run with `python3 -u`.
-    #[serde(default)]
     pub client_files: Vec<String>,
     /// Binary names a Cargo package may build for the server; run with `--port {port}`.
-    #[serde(default)]
     pub server_bins: Vec<String>,
     /// Binary names a Cargo package may build for the client; run with `--host {host} --port {port}`.
-    #[serde(default)]
     pub client_bins: Vec<String>,
+}
+
+impl Conventions {
+    /// The conventional names of `part`'s program, without an extension.
+    pub fn names(&self, part: Part) -> &[String] {
+        match part {
+            Part::Server => &self.server_names,
+            Part::Client => &self.client_names,
+        }
+    }
+
+    /// The exact Python file names of `part`'s program.
+    pub fn python_files(&self, part: Part) -> &[String] {
+        match part {
+            Part::Server => &self.server_files,
+            Part::Client => &self.client_files,
+        }
+    }
+
+    /// The binary names a Cargo package may build for `part`.
+    pub fn cargo_bins(&self, part: Part) -> &[String] {
+        match part {
+            Part::Server => &self.server_bins,
+            Part::Client => &self.client_bins,
+        }
+    }
 }
 
 /// One test of a lab.

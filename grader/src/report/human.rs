@@ -65,15 +65,14 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
     for note in &result.notes {
         let _ = writeln!(out, "  {} {note}", palette.yellow("note:"));
     }
-    if let SubmissionStatus::NotRunnable { reason } | SubmissionStatus::Error { message: reason } =
-        &result.status
-    {
-        let _ = writeln!(
-            out,
-            "  {} {}",
-            palette.red("not runnable:"),
-            indent(reason, 4).trim_start()
-        );
+    let status = match &result.status {
+        SubmissionStatus::Graded => None,
+        SubmissionStatus::NotRunnable { reason } => Some((palette.red("not runnable:"), reason)),
+        // Not the student's fault (a tool missing from the grading machine).
+        SubmissionStatus::Error { message } => Some((palette.yellow("grader error:"), message)),
+    };
+    if let Some((label, text)) = status {
+        let _ = writeln!(out, "  {label} {}", indent(text, 4).trim_start());
     }
     let width = result
         .tests

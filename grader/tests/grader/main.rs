@@ -10,4 +10,5 @@ mod cli;
 mod files;
 mod formats;
 mod labs;
+mod languages;
 mod samples;

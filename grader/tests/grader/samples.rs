@@ -42,6 +42,15 @@ struct Expected {
     bug: String,
     /// The submission's status; absent until the first overwrite run.
     status: Option<String>,
+    /// Text the submission's status message must contain (a sample that is
+    /// not runnable: the words that say what was found).
+    message: Option<String>,
+    /// Text one of the submission's notes must contain.
+    note: Option<String>,
+    /// Tools the sample needs on the grading machine (`go`): where one is
+    /// missing the sample is skipped, with the reason printed.
+    #[serde(default)]
+    requires: Vec<String>,
     #[serde(default)]
     tests: BTreeMap<String, ExpectedTest>,
 }
@@ -200,6 +209,13 @@ fn check_lab(lab: &'static str) {
 /// What is wrong with one sample's grading, if anything.
 fn check_sample(sample: &Sample) -> Option<String> {
     let expected = sample.expected();
+    if let Some(tool) = missing_tool(&expected) {
+        eprintln!(
+            "skipped sample {}: `{tool}` is not installed on this machine",
+            sample.label()
+        );
+        return None;
+    }
     let result = sample.grade();
     // Every sample's result, whatever it is, must come out well-formed in
     // every format its consumers read.
@@ -224,6 +240,15 @@ fn check_sample(sample: &Sample) -> Option<String> {
     ))
 }
 
+/// The first tool `expected` requires that is not on this machine's `PATH`.
+fn missing_tool(expected: &Expected) -> Option<&str> {
+    expected
+        .requires
+        .iter()
+        .find(|tool| grader::conventions::tools::find(tool).is_none())
+        .map(String::as_str)
+}
+
 /// Every way `result` differs from `expected`, one line each.
 fn mismatches(sample: &Sample, expected: &Expected, result: &SubmissionResult) -> Vec<String> {
     let mut found = Vec::new();
@@ -235,6 +260,37 @@ fn mismatches(sample: &Sample, expected: &Expected, result: &SubmissionResult) -
             result.status.message().unwrap_or("")
         )),
         None => found.push(format!("submission status: not recorded, got `{status}`")),
+    }
+    if let Some(words) = &expected.message {
+        let message = result.status.message().unwrap_or("");
+        if !message.contains(words.as_str()) {
+            found.push(format!(
+                "the submission's message should contain `{words}` but is `{message}`"
+            ));
+        }
+    }
+    if let Some(words) = &expected.note {
+        if !result
+            .notes
+            .iter()
+            .any(|note| note.contains(words.as_str()))
+        {
+            found.push(format!(
+                "no note contains `{words}`; the notes are {:?}",
+                result.notes
+            ));
+        }
+    }
+    // A submission that never ran has one finding, its status; its tests
+    // must not each repeat a coding hint as if the code had run.
+    let never_ran = matches!(status, "not_runnable" | "error");
+    if never_ran {
+        for test in result.tests.iter().filter(|test| test.hint.is_some()) {
+            found.push(format!(
+                "test `{}` has a hint although nothing ran: {:?}",
+                test.id, test.hint
+            ));
+        }
     }
     let graded: BTreeSet<&str> = result.tests.iter().map(|test| test.id.as_str()).collect();
     for id in expected.tests.keys() {
@@ -283,6 +339,7 @@ fn mismatches(sample: &Sample, expected: &Expected, result: &SubmissionResult) -
     // A buggy sample exists to show that the grader names its bug.
     let fails = |test: &ExpectedTest| matches!(test.status.as_str(), "fail" | "timeout");
     if sample.name != "textbook"
+        && !never_ran
         && expected.tests.values().any(fails)
         && !expected.tests.values().any(|test| test.hint.is_some())
     {
@@ -305,6 +362,19 @@ fn overwrite(sample: &Sample, expected: &Expected, result: &SubmissionResult) {
         .collect();
     writeln!(text, "bug = {}", toml_string(&expected.bug)).unwrap();
     writeln!(text, "status = {}", toml_string(result.status.as_str())).unwrap();
+    for (key, words) in [("message", &expected.message), ("note", &expected.note)] {
+        if let Some(words) = words {
+            writeln!(text, "{key} = {}", toml_string(words)).unwrap();
+        }
+    }
+    if !expected.requires.is_empty() {
+        let tools: Vec<String> = expected
+            .requires
+            .iter()
+            .map(|tool| toml_string(tool))
+            .collect();
+        writeln!(text, "requires = [{}]", tools.join(", ")).unwrap();
+    }
     text.push_str("\n[tests]\n");
     for test in &result.tests {
         let status = test.outcome.status();
