@@ -234,8 +234,12 @@ fn plan_copied(
         ));
     }
 
-    let manifest_path = workdir.join("socklab.toml");
+    // A manifest is read where the files are: at the top, or in the one
+    // folder a zip put them all in; its commands run there.
+    let (root, _) = crate::conventions::source_root(&workdir);
+    let manifest_path = root.join("socklab.toml");
     if manifest_path.exists() {
+        plan.workdir = root;
         let text = std::fs::read_to_string(&manifest_path)
             .map_err(|err| PlanError::NotRunnable(format!("socklab.toml cannot be read: {err}")))?;
         let manifest: Manifest = toml::from_str(&text).map_err(|err| {

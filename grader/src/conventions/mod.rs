@@ -180,7 +180,7 @@ pub(crate) fn apply(
 /// The folder a submission's programs are in: the copy itself, or the one
 /// folder it holds when it has no source file of its own (a zip of `lab2/`),
 /// and that folder relative to the copy.
-fn source_root(top: &Path) -> (PathBuf, Option<PathBuf>) {
+pub(crate) fn source_root(top: &Path) -> (PathBuf, Option<PathBuf>) {
     let mut root = top.to_path_buf();
     for _ in 0..NESTING {
         let Ok(entries) = std::fs::read_dir(&root) else {

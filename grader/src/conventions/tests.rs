@@ -303,3 +303,20 @@ fn a_go_server_needs_go_and_says_so_when_it_is_missing() {
         (other, go) => panic!("go at {go:?}, planned {other:?}"),
     }
 }
+
+#[test]
+fn a_manifest_in_a_zipped_folder_is_read_and_run_there() {
+    let (planned, [scratch, _submission]) = plan_of(
+        "udp-uppercase",
+        &[
+            (
+                "lab2/socklab.toml",
+                "[server]\ncommand = \"python3 -u my_server.py\"\n",
+            ),
+            ("lab2/my_server.py", PY_SERVER),
+        ],
+    );
+    let plan = planned.unwrap();
+    assert_eq!(plan.workdir, scratch.path().join("submission/lab2"));
+    assert_eq!(plan.server.unwrap().display, "python3 -u my_server.py");
+}

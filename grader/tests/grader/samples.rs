@@ -51,6 +51,11 @@ struct Expected {
     /// missing the sample is skipped, with the reason printed.
     #[serde(default)]
     requires: Vec<String>,
+    /// Why the recorded grading is not yet what the sample deserves (a
+    /// runtime the default limits do not fit, a bug with no diagnosis yet):
+    /// printed on every run, and it waives the rule that a failing sample
+    /// records the hint words naming its bug.
+    pending: Option<String>,
     #[serde(default)]
     tests: BTreeMap<String, ExpectedTest>,
 }
@@ -216,6 +221,12 @@ fn check_sample(sample: &Sample) -> Option<String> {
         );
         return None;
     }
+    if let Some(reason) = &expected.pending {
+        eprintln!(
+            "sample {} is recorded as graded today: {reason}",
+            sample.label()
+        );
+    }
     let result = sample.grade();
     // Every sample's result, whatever it is, must come out well-formed in
     // every format its consumers read.
@@ -340,6 +351,7 @@ fn mismatches(sample: &Sample, expected: &Expected, result: &SubmissionResult) -
     let fails = |test: &ExpectedTest| matches!(test.status.as_str(), "fail" | "timeout");
     if sample.name != "textbook"
         && !never_ran
+        && expected.pending.is_none()
         && expected.tests.values().any(fails)
         && !expected.tests.values().any(|test| test.hint.is_some())
     {
@@ -362,7 +374,11 @@ fn overwrite(sample: &Sample, expected: &Expected, result: &SubmissionResult) {
         .collect();
     writeln!(text, "bug = {}", toml_string(&expected.bug)).unwrap();
     writeln!(text, "status = {}", toml_string(result.status.as_str())).unwrap();
-    for (key, words) in [("message", &expected.message), ("note", &expected.note)] {
+    for (key, words) in [
+        ("message", &expected.message),
+        ("note", &expected.note),
+        ("pending", &expected.pending),
+    ] {
         if let Some(words) = words {
             writeln!(text, "{key} = {}", toml_string(words)).unwrap();
         }
