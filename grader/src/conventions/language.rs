@@ -166,8 +166,8 @@ pub struct Recipe {
 
 /// The recipe for `file` (a name in `root`, the folder the programs run in),
 /// whose text is `source`. `helpers` are the other files of the same
-/// language in `root` that have no `main` of their own (a C `utils.c`): they
-/// are compiled in.
+/// language in `root` that have no `main` of their own (a C `utils.c`, a
+/// Java `Handler.java`): they are compiled with it.
 pub fn recipe(
     language: Language,
     root: &Path,
@@ -208,16 +208,15 @@ pub fn recipe(
         },
         Language::Java => {
             // `-d .` puts a class of a `package x;` under x/, where `java`
-            // looks for it; `-sourcepath .` compiles the classes it uses.
+            // looks for it. The helper classes beside it are named, not
+            // found through -sourcepath, which would look for a packaged
+            // class in a folder of its package's name.
             let class = match java_package(&language.without_comments(source)) {
                 Some(package) => format!("{package}.{stem}"),
                 None => stem.clone(),
             };
             Recipe {
-                build: Some(format!(
-                    "javac -encoding UTF-8 -d . -sourcepath . {}",
-                    shell_word(file)
-                )),
+                build: Some(format!("javac -encoding UTF-8 -d . {}", with_helpers(file))),
                 run: ProgramPlan {
                     argv: ["java", "-cp", ".", class.as_str()]
                         .map(String::from)

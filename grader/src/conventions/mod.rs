@@ -93,7 +93,7 @@ pub(crate) fn apply(
             let helpers: Vec<String> = files
                 .iter()
                 .filter(|other| other.language == file.language && !other.program)
-                .filter(|_| matches!(file.language, Language::C | Language::Cpp))
+                .filter(|_| matches!(file.language, Language::Java | Language::C | Language::Cpp))
                 .map(|other| other.name.clone())
                 .collect();
             let recipe = language::recipe(

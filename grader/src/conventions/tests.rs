@@ -65,11 +65,10 @@ fn a_java_server_and_client_are_compiled_and_run_by_class() {
     assert_eq!(plan.server.unwrap().display, "java -cp . UDPServer");
     assert_eq!(plan.client.unwrap().display, "java -cp . UDPClient");
     let build = plan.build.unwrap().display;
-    assert!(
-        build.contains("javac")
-            && build.contains("UDPServer.java")
-            && build.contains("UDPClient.java"),
-        "{build}"
+    // Each part is compiled with the helper classes beside it.
+    assert_eq!(
+        build,
+        "javac -encoding UTF-8 -d . UDPServer.java Handler.java && javac -encoding UTF-8 -d . UDPClient.java Handler.java"
     );
     assert!(plan.notes.is_empty(), "{:?}", plan.notes);
 }
