@@ -87,7 +87,7 @@ impl Language {
         let flat = code.split_whitespace().collect::<Vec<_>>().join(" ");
         let has = |needle: &str| flat.contains(needle);
         match self {
-            Language::Python => has("socket"),
+            Language::Python => has("socket") || has("asyncio"),
             Language::Java => {
                 (has("static void main(") || has("static void main ("))
                     || has("static public void main")

@@ -683,4 +683,29 @@ mod tests {
         .unwrap_err();
         assert!(err.message.contains("client tests"), "{err}");
     }
+
+    #[test]
+    fn conventions_give_names_or_python_files_and_derive_the_other() {
+        let named = load(&format!(
+            "[lab.conventions]\nserver_names = [\"UDPServer\", \"server\"]\n{GOOD_TEST}"
+        ))
+        .unwrap();
+        assert_eq!(
+            named.conventions.server_files,
+            ["UDPServer.py", "server.py"]
+        );
+        let older = load(&format!(
+            "[lab.conventions]\nclient_files = [\"UDPClient.py\"]\n{GOOD_TEST}"
+        ))
+        .unwrap();
+        assert_eq!(older.conventions.client_names, ["UDPClient"]);
+        let err = load(&format!(
+            "[lab.conventions]\nserver_names = [\"UDPServer.py\"]\n{GOOD_TEST}"
+        ))
+        .unwrap_err();
+        assert!(
+            err.message.contains("without a folder or an extension"),
+            "{err}"
+        );
+    }
 }
