@@ -23,13 +23,14 @@
 //!   their gradebooks.
 
 pub mod progress;
+pub mod resume;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::gradebook::{Column, Gradebook, Row, RowStatus, Shard};
+use crate::gradebook::{Column, Gradebook, Row, Shard};
 use crate::lab::Lab;
 use crate::report::{self, Audience};
 use crate::runner::{self, BadInput, GradeOptions};
@@ -65,6 +66,9 @@ pub struct Batch {
     pub gradebook: Gradebook,
     /// Rows read back from earlier result files rather than graded.
     pub reused: usize,
+    /// Submissions whose earlier result file was there but not trusted
+    /// (see [`resume`]), and so were graded again.
+    pub not_reused: Vec<String>,
     /// Submissions graded by this run.
     pub graded: usize,
     /// Gradings under way when an interrupt arrived, whose results were dropped.
@@ -94,6 +98,9 @@ pub enum Event<'a> {
         done: usize,
         to_grade: usize,
     },
+    /// A result file was found for `name` but cannot be trusted; the
+    /// submission is graded again.
+    NotReused { name: &'a str, why: &'a str },
     Interrupted {
         signal: i32,
         /// Gradings still under way, whose results will be discarded.
@@ -192,7 +199,8 @@ pub fn seed_for(batch_seed: u64, name: &str) -> u64 {
     let mut z = (batch_seed ^ name_hash).wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    // Kept within what every JSON reader reads exactly (see `MAX_SEED`).
+    (z ^ (z >> 31)) & crate::outcome::MAX_SEED
 }
 
 /// Where the result of submission `name` is kept.
@@ -229,10 +237,19 @@ pub fn run(
 
     let mut rows: Vec<Row> = Vec::with_capacity(class.len());
     let mut to_grade: Vec<Submission> = Vec::new();
+    let mut not_reused = Vec::new();
     for submission in class.iter() {
-        match reusable(lab, &columns, options, submission) {
-            Some(row) => rows.push(row),
-            None => to_grade.push(submission.clone()),
+        match earlier(lab, &columns, options, submission) {
+            resume::Earlier::Reused(row) => rows.push(row),
+            resume::Earlier::Absent => to_grade.push(submission.clone()),
+            resume::Earlier::Rejected(why) => {
+                on_event(Event::NotReused {
+                    name: &submission.name,
+                    why: &why,
+                });
+                not_reused.push(submission.name.clone());
+                to_grade.push(submission.clone());
+            }
         }
     }
     let reused = rows.len();
@@ -313,6 +330,7 @@ pub fn run(
             rows,
         ),
         reused,
+        not_reused,
         graded,
         discarded,
         not_started,
@@ -329,22 +347,23 @@ enum Done {
     Discarded(String),
 }
 
-/// The row of `submission` from its result file, if that is there, is for
-/// this lab and its current tests, and is not a grader error.
-fn reusable(
+/// What the results directory holds for `submission`; nothing is looked at
+/// with `force`.
+fn earlier(
     lab: &Lab,
     columns: &[Column],
     options: &BatchOptions,
     submission: &Submission,
-) -> Option<Row> {
-    if options.force {
-        return None;
+) -> resume::Earlier {
+    match (&options.results_dir, options.force) {
+        (Some(results_dir), false) => resume::earlier(
+            lab,
+            columns,
+            &result_path(results_dir, &submission.name),
+            &submission.name,
+        ),
+        (None, _) | (_, true) => resume::Earlier::Absent,
     }
-    let path = result_path(options.results_dir.as_deref()?, &submission.name);
-    let text = std::fs::read_to_string(path).ok()?;
-    Row::from_result_json(&submission.name, &lab.name, &text)
-        .ok()
-        .filter(|row| row.status != RowStatus::Error && row.matches(columns))
 }
 
 fn grade_one(
@@ -387,7 +406,9 @@ fn grade_one(
     let path = result_path(results_dir, &submission.name);
     let json = report::json::render(&result, Audience::default());
     drop(result);
-    match crate::atomic_file::write(&path, json.as_bytes()) {
+    // Replaced whatever is there: the results directory is the grader's,
+    // and a pipe or a link left in it is not written through.
+    match crate::atomic_file::replace(&path, json.as_bytes()) {
         Ok(()) => Done::Row(row),
         Err(err) => Done::Row(Row::error(
             &submission.name,
@@ -430,6 +451,13 @@ impl Batch {
                 self.reused
             ));
         }
+        if !self.not_reused.is_empty() {
+            text.push_str(&format!(
+                "; {} earlier result file{} not trusted and graded again (why is said above)",
+                self.not_reused.len(),
+                if self.not_reused.len() == 1 { "" } else { "s" }
+            ));
+        }
         text.push('\n');
         text.push_str(&book.summary.describe(book.max_score));
         if let Some(signal) = self.interrupted {
@@ -456,6 +484,7 @@ pub(crate) fn signal_name(signal: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::MAX_SEED;
 
     #[test]
     fn seeds_differ_per_submission_and_are_stable() {
@@ -463,7 +492,11 @@ mod tests {
         assert_ne!(seed_for(7, "alice"), seed_for(7, "bob"));
         assert_ne!(seed_for(7, "alice"), seed_for(8, "alice"));
         // Fixed algorithms: a change here changes every batch's sentences.
-        assert_eq!(seed_for(20261125, "alice"), 0xd280_cdc5_18ef_8396);
+        assert_eq!(
+            seed_for(20261125, "alice"),
+            0xd280_cdc5_18ef_8396 & MAX_SEED
+        );
+        assert!((0..1000).all(|n| seed_for(u64::MAX, &n.to_string()) <= MAX_SEED));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 pub const GRADED: i32 = 0;
 /// `--fail-under` was given and the score is below it.
 pub const BELOW_THRESHOLD: i32 = 1;
-/// Bad input: an unknown lab, a malformed lab file, an unreadable submission.
+/// Bad input: an unknown lab, a malformed lab file, an unreadable submission,
+/// an output path that cannot take the output (checked before grading).
 pub const BAD_INPUT: i32 = 2;
 /// The grader itself failed.
 pub const GRADER_FAILED: i32 = 3;

@@ -58,7 +58,7 @@ struct GradeArgs {
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Seed for the random sentences; printed in every report.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
     /// Hide the details of hidden tests (their scores still count).
     #[arg(long)]
@@ -85,7 +85,7 @@ fn main() {
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("grader: {err:#}");
+            say(&format!("grader: {err:#}\n"));
             if err.downcast_ref::<BadInput>().is_some() || err.downcast_ref::<LabError>().is_some()
             {
                 exit_code::BAD_INPUT
@@ -129,7 +129,7 @@ fn list() -> Result<i32> {
             ));
         }
     }
-    std::io::stdout().write_all(out.as_bytes())?;
+    to_stdout(out.as_bytes())?;
     Ok(exit_code::GRADED)
 }
 
@@ -172,6 +172,7 @@ fn parse_limits(pairs: &[String]) -> Result<LimitOverrides> {
 
 fn grade(args: GradeArgs) -> Result<i32> {
     let lab = load_lab(&args.lab)?;
+    check_outputs(&[args.output.as_deref()])?;
     let overrides = Overrides {
         server: args.server.clone(),
         client: args.client.clone(),
@@ -213,7 +214,7 @@ fn grade(args: GradeArgs) -> Result<i32> {
     let rendered = report::render(&result, format, audience, color);
     match &args.output {
         Some(path) => write_atomically(path, rendered.as_bytes())?,
-        None => std::io::stdout().write_all(rendered.as_bytes())?,
+        None => to_stdout(rendered.as_bytes())?,
     }
     if let (Format::Github, Some(path)) = (format, std::env::var_os("GITHUB_OUTPUT")) {
         append_step_output(
@@ -257,6 +258,63 @@ fn parse_threshold(text: &str) -> Result<Threshold> {
         ))
         .into()
     })
+}
+
+/// Checks, before anything is graded, that every path a command will write
+/// can take its output (see `grader::atomic_file::check`): a bad `-o` is
+/// exit 2 naming it, not a class graded for nothing.
+fn check_outputs(paths: &[Option<&Path>]) -> Result<()> {
+    for path in paths.iter().flatten() {
+        grader::atomic_file::check(path).map_err(|refused| BadInput(refused.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A results directory must be a directory the grader can create files in;
+/// it is created (with its parents) when missing.
+fn check_results_dir(path: &Path) -> Result<()> {
+    let refuse =
+        |reason: String| BadInput(format!("results directory `{}`: {reason}", path.display()));
+    if std::fs::metadata(path).is_ok_and(|metadata| !metadata.is_dir()) {
+        return Err(refuse("it is not a directory".into()).into());
+    }
+    std::fs::create_dir_all(path).map_err(|err| refuse(err.to_string()))?;
+    tempfile::NamedTempFile::new_in(path)
+        .map_err(|err| refuse(format!("cannot create files in it: {err}")))?;
+    Ok(())
+}
+
+/// `--seed`: at most 2^53 - 1, so that every JSON reader (`jq`, JavaScript)
+/// reads the seed in a result exactly and a regrade uses the same sentences.
+fn parse_seed(text: &str) -> std::result::Result<u64, String> {
+    let seed: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if seed > grader::outcome::MAX_SEED {
+        return Err(format!(
+            "{seed} is above {} (2^53 - 1), the largest seed every JSON reader reads exactly",
+            grader::outcome::MAX_SEED
+        ));
+    }
+    Ok(seed)
+}
+
+/// Writes to standard output; a reader that went away (`| head`) ends the
+/// output, not the command.
+fn to_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing to standard output")?),
+    }
+}
+
+/// Writes to standard error, ignoring failure: a closed standard error
+/// (`2>&-`, `|& head`) must not stop a batch before its gradebook is
+/// written, as `eprintln!` would by panicking.
+fn say(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// Writes `bytes` to `path` atomically (see `grader::atomic_file`).
@@ -315,7 +373,7 @@ fn run_reference(args: Vec<std::ffi::OsString>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!("socklab: {err:#}");
+            say(&format!("socklab: {err:#}\n"));
             1
         }
     }
@@ -354,7 +412,7 @@ struct BatchArgs {
     force: bool,
     /// Seed of the batch; each submission's seed is derived from it and its
     /// name, and printed in its result.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
     #[arg(long, value_enum, default_value_t = IsolationRequest::Auto)]
     isolation: IsolationRequest,
@@ -380,6 +438,10 @@ fn batch(args: BatchArgs) -> Result<i32> {
     use grader::batch::{self, BatchOptions, Interrupt, progress::Progress};
 
     let lab = load_lab(&args.lab)?;
+    check_outputs(&[args.output.as_deref(), args.csv.as_deref()])?;
+    if let Some(results_dir) = &args.results_dir {
+        check_results_dir(results_dir)?;
+    }
     if !args.directory.is_dir() {
         return Err(BadInput(format!(
             "`{}` is not a directory of submissions",
@@ -415,7 +477,7 @@ fn batch(args: BatchArgs) -> Result<i32> {
         args.output.as_deref(),
         args.csv.as_deref(),
     )?;
-    eprint!("{}", finished.report());
+    say(&finished.report());
     // As a shell reports a process its signal ended: 128 + the signal.
     Ok(finished
         .interrupted
@@ -425,6 +487,7 @@ fn batch(args: BatchArgs) -> Result<i32> {
 fn merge(args: MergeArgs) -> Result<i32> {
     use grader::gradebook::{Gradebook, merge};
 
+    check_outputs(&[Some(&args.output), args.csv.as_deref()])?;
     let mut books = Vec::new();
     for path in &args.gradebooks {
         let text = std::fs::read_to_string(path)
@@ -435,16 +498,13 @@ fn merge(args: MergeArgs) -> Result<i32> {
     }
     let merged = merge(books).map_err(|err| BadInput(err.to_string()))?;
     for warning in &merged.warnings {
-        eprintln!("grader: warning: {warning}");
+        say(&format!("grader: warning: {warning}\n"));
     }
     write_gradebook(&merged.gradebook, Some(&args.output), args.csv.as_deref())?;
-    eprint!(
-        "{}",
-        merged
-            .gradebook
-            .summary
-            .describe(merged.gradebook.max_score)
-    );
+    say(&merged
+        .gradebook
+        .summary
+        .describe(merged.gradebook.max_score));
     Ok(exit_code::GRADED)
 }
 
@@ -456,9 +516,9 @@ fn write_gradebook(
     match output {
         Some(path) => write_atomically(path, book.to_json().as_bytes())?,
         None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
-            std::io::stdout().write_all(grader::gradebook::table::render(book).as_bytes())?
+            to_stdout(grader::gradebook::table::render(book).as_bytes())?
         }
-        None => std::io::stdout().write_all(book.to_json().as_bytes())?,
+        None => to_stdout(book.to_json().as_bytes())?,
     }
     if let Some(path) = csv {
         write_atomically(path, grader::gradebook::csv::render(book).as_bytes())?;

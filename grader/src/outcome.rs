@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use crate::lab::{Kind, Part, Visibility};
 
+/// The largest seed: 2^53 - 1, the largest integer every JSON reader
+/// (`jq`, JavaScript's numbers) reads exactly, so that the seed printed in a
+/// result regrades with the same sentences wherever it was read. `--seed`
+/// refuses larger ones and fresh and per-submission seeds stay below it.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+
 /// How one test ended. Closed on purpose: every reporter matches it exhaustively.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -229,6 +235,9 @@ fn signal_name(signal: i32) -> &'static str {
 #[derive(Clone, Debug)]
 pub struct SubmissionResult {
     pub lab: String,
+    /// The lab definition's digest (`lab::digest`): which version of the
+    /// lab's tests this result was graded with.
+    pub lab_digest: String,
     /// The submission's path, or `reference` when grading the reference.
     pub submission: String,
     pub status: SubmissionStatus,

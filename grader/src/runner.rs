@@ -81,6 +81,7 @@ pub fn grade(
     };
     let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
         lab: lab.name.clone(),
+        lab_digest: lab.digest.clone(),
         submission: submission_name(source),
         status,
         seed: options.seed,

@@ -86,7 +86,7 @@ pub fn filler(rng: &mut fastrand::Rng, size: usize) -> Vec<u8> {
 
 /// A seed for a run that did not ask for one.
 pub fn fresh_seed() -> u64 {
-    fastrand::u64(..)
+    fastrand::u64(..=crate::outcome::MAX_SEED)
 }
 
 #[cfg(test)]

@@ -31,8 +31,8 @@ impl Progress {
         match self {
             Progress::Quiet => {}
             Progress::Lines => match event {
-                Event::Started { .. } | Event::Interrupted { .. } => {
-                    eprintln!("{}", describe(event))
+                Event::Started { .. } | Event::Interrupted { .. } | Event::NotReused { .. } => {
+                    say(&describe(event))
                 }
                 Event::Finished {
                     row,
@@ -40,12 +40,12 @@ impl Progress {
                     to_grade,
                 } => {
                     let width = to_grade.to_string().len();
-                    eprintln!("[{done:>width$}/{to_grade}] {}", row_line(row));
+                    say(&format!("[{done:>width$}/{to_grade}] {}", row_line(row)));
                 }
             },
             Progress::Bar(bar) => match event {
                 Event::Started { total, reused, .. } => {
-                    eprintln!("{}", describe(event));
+                    say(&describe(event));
                     let new = ProgressBar::new((total - reused) as u64).with_style(
                         ProgressStyle::with_template(
                             "{elapsed_precise} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left) {msg}",
@@ -64,9 +64,9 @@ impl Progress {
                     bar.set_message(row_line(row));
                     bar.inc(1);
                 }
-                Event::Interrupted { .. } => match bar {
+                Event::Interrupted { .. } | Event::NotReused { .. } => match bar {
                     Some(bar) => bar.println(describe(event)),
-                    None => eprintln!("{}", describe(event)),
+                    None => say(&describe(event)),
                 },
             },
         }
@@ -78,6 +78,17 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// Writes a line to standard error, ignoring failure: a batch whose
+/// standard error was closed (`2>&-`, `|& head`) goes on grading and writes
+/// its gradebook, where `eprintln!` would panic.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(line.as_bytes())
+        .and_then(|()| stderr.write_all(b"\n"));
 }
 
 fn describe(event: &Event<'_>) -> String {
@@ -105,6 +116,11 @@ fn describe(event: &Event<'_>) -> String {
             "{}: starting nothing new; letting the {running} grading{} under way finish (their results are discarded)",
             signal_name(*signal),
             if *running == 1 { "" } else { "s" }
+        ),
+        Event::NotReused { name, why } => format!(
+            "{}: its earlier result file is not reused ({}); grading it again",
+            escape_shortened(name.as_bytes(), 60),
+            escape_shortened(why.as_bytes(), 200)
         ),
         Event::Finished { row, .. } => row_line(row),
     }

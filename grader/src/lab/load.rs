@@ -122,7 +122,56 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         limits: lab_limits,
         tests,
         source: file.to_string(),
+        digest: digest(text),
     })
+}
+
+/// A digest of what decides how a lab grades: its tests, its limits and the
+/// `[lab]` fields that shape replies and how programs are found (transport,
+/// transform, port, conventions) — but not its name, title or textbook
+/// reference, nor comments or layout. Written `fnv1a64:<16 hex digits>`.
+///
+/// It detects a changed definition (a test's points or steps changed under
+/// the same id); it is not a signature, since anyone can compute it.
+/// `text` must be a lab file that parses; [`load_str`] calls this after it did.
+pub fn digest(text: &str) -> String {
+    let mut canonical = String::new();
+    if let Ok(mut document) = text.parse::<toml::Table>() {
+        if let Some(toml::Value::Table(lab)) = document.get_mut("lab") {
+            for presentational in ["name", "title", "textbook"] {
+                lab.remove(presentational);
+            }
+        }
+        write_canonical(&mut canonical, &toml::Value::Table(document));
+    }
+    format!("fnv1a64:{:016x}", crate::sentence::stable_hash(&canonical))
+}
+
+/// A TOML value as text with its keys sorted, whatever order the map keeps.
+fn write_canonical(out: &mut String, value: &toml::Value) {
+    match value {
+        toml::Value::Table(table) => {
+            let mut keys: Vec<&String> = table.keys().collect();
+            keys.sort();
+            out.push('{');
+            for key in keys {
+                out.push_str(&format!("{key:?}="));
+                write_canonical(out, &table[key.as_str()]);
+                out.push(',');
+            }
+            out.push('}');
+        }
+        toml::Value::Array(items) => {
+            out.push('[');
+            for item in items {
+                write_canonical(out, item);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        toml::Value::String(text) => out.push_str(&format!("{text:?}")),
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 fn is_valid_id(id: &str) -> bool {
@@ -605,6 +654,25 @@ mod tests {
     }
 
     const GOOD_TEST: &str = "[[test]]\nid = \"one\"\npart = \"server\"\npoints = 1\nhint = \"h\"\nsteps = [\n  { do = \"open\" },\n  { do = \"send\", text = \"hi\" },\n  { do = \"expect\" },\n]\n";
+
+    #[test]
+    fn the_digest_follows_what_grades_not_how_it_is_written() {
+        let lab = load(GOOD_TEST).unwrap();
+        assert!(lab.digest.starts_with("fnv1a64:"), "{}", lab.digest);
+        let reworded = format!(
+            "# a comment\n{}",
+            HEADER.replace("title = \"T\"", "title = \"Another title\"")
+        );
+        let same = load_str(&format!("{reworded}{GOOD_TEST}"), "t.toml").unwrap();
+        assert_eq!(same.digest, lab.digest);
+        for changed in [
+            GOOD_TEST.replace("points = 1", "points = 2"),
+            GOOD_TEST.replace("text = \"hi\"", "text = \"ho\""),
+            format!("{GOOD_TEST}[limits]\ntest_ms = 500\n"),
+        ] {
+            assert_ne!(load(&changed).unwrap().digest, lab.digest, "{changed}");
+        }
+    }
 
     #[test]
     fn a_valid_lab_loads() {

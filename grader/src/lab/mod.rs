@@ -9,7 +9,7 @@ mod load;
 mod step;
 
 pub use builtin::{BUILTIN_LABS, builtin};
-pub use load::{LabError, load_file, load_str};
+pub use load::{LabError, digest, load_file, load_str};
 pub use step::{
     ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send, SocketName, Step,
     Transport,
@@ -38,6 +38,10 @@ pub struct Lab {
     pub tests: Vec<TestCase>,
     /// Where the definition was read from, for messages.
     pub source: String,
+    /// A digest of what decides a grading (see [`load::digest`]): kept in
+    /// every result, so that a batch reuses a result only for the lab
+    /// definition it was graded with.
+    pub digest: String,
 }
 
 impl Lab {

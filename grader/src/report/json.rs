@@ -17,6 +17,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct JsonResult<'a> {
     pub schema_version: u32,
     pub lab: &'a str,
+    pub lab_digest: &'a str,
     pub submission: &'a str,
     pub status: &'static str,
     pub status_message: Option<&'a str>,
@@ -83,6 +84,7 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
     JsonResult {
         schema_version: SCHEMA_VERSION,
         lab: &result.lab,
+        lab_digest: &result.lab_digest,
         submission: &result.submission,
         status: result.status.as_str(),
         status_message: result.status.message(),

@@ -603,6 +603,7 @@ fn hostile_result() -> SubmissionResult {
     six.transcript = vec![entry(TranscriptEvent::Sent(b"SECRET-PASSED".to_vec()))];
     SubmissionResult {
         lab: "hostile".to_string(),
+        lab_digest: "fnv1a64:0000000000000000".to_string(),
         submission: "submissions/\x1b[2Jhostile".to_string(),
         status: SubmissionStatus::Graded,
         seed: 7,

@@ -11,4 +11,6 @@ mod files;
 mod formats;
 mod labs;
 mod languages;
+mod outputs;
+mod resume;
 mod samples;
