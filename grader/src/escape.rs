@@ -52,6 +52,40 @@ pub fn escape(bytes: &[u8]) -> String {
     text
 }
 
+/// Escapes a one-line field that comes from a submission or its manifest (a
+/// directory name, a manifest's command): every control character, line
+/// breaks included, becomes an escape, and a field that starts a line in a
+/// log cannot make it a CI workflow command.
+pub fn escape_field(text: &str) -> String {
+    defuse_workflow_commands(&escape(text.as_bytes()))
+}
+
+/// [`escape_field`], keeping at most `limit` bytes (see [`escape_shortened`]).
+pub fn escape_field_shortened(bytes: &[u8], limit: usize) -> String {
+    defuse_workflow_commands(&escape_shortened(bytes, limit))
+}
+
+/// Makes text the grader composed safe to show anywhere, whatever it quotes
+/// (a manifest's TOML error, a note naming a file, a message holding a
+/// reply): line breaks and tabs stay, every other control character,
+/// invisible formatting character and noncharacter becomes a visible
+/// `\u{..}` escape, and no line is a CI workflow command. Backslashes are left
+/// alone, so text whose student bytes were escaped already reads the same.
+pub fn escape_text(text: &str) -> String {
+    let mut visible = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = (c.is_control() && !matches!(c, '\n' | '\t'))
+            || is_invisible_format(c)
+            || is_noncharacter(c);
+        if hidden {
+            let _ = write!(visible, "\\u{{{:x}}}", c as u32);
+        } else {
+            visible.push(c);
+        }
+    }
+    defuse_workflow_commands(&visible)
+}
+
 /// Characters that change how text around them is displayed (bidirectional
 /// overrides, zero-width joiners) are escaped too, so what a report shows is
 /// what was sent.
@@ -141,6 +175,26 @@ mod tests {
     fn printed_lines_cannot_be_workflow_commands() {
         let defused = escape_lines(b"ok\n  ::error::fake\nsee ##[group]x");
         assert_eq!(defused, "ok\n  \\u{3a}:error::fake\nsee #\\u{23}[group]x");
+    }
+
+    #[test]
+    fn fields_are_one_line_and_never_commands() {
+        assert_eq!(
+            escape_field("python3 x.py\n::error::forged\x1b]0;t\x07"),
+            "python3 x.py\\n::error::forged\\u{1b}]0;t\\u{7}"
+        );
+        assert_eq!(escape_field("::warning::dir"), "\\u{3a}:warning::dir");
+        assert_eq!(escape_field("alice"), "alice");
+        assert_eq!(escape_field_shortened(b"::a", 60), "\\u{3a}:a");
+    }
+
+    #[test]
+    fn composed_text_keeps_its_lines_but_no_controls_or_commands() {
+        assert_eq!(
+            escape_text("socklab.toml, line 2: unknown field `a\n::error::x\r\x1b[2J`\\n"),
+            "socklab.toml, line 2: unknown field `a\n\\u{3a}:error::x\\u{d}\\u{1b}[2J`\\n"
+        );
+        assert_eq!(escape_text("tab\tand \u{202e}"), "tab\tand \\u{202e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Event, signal_name};
-use crate::escape::escape_shortened;
+use crate::escape::escape_field_shortened;
 use crate::gradebook::{Row, RowStatus};
 
 pub enum Progress {
@@ -119,8 +119,8 @@ fn describe(event: &Event<'_>) -> String {
         ),
         Event::NotReused { name, why } => format!(
             "{}: its earlier result file is not reused ({}); grading it again",
-            escape_shortened(name.as_bytes(), 60),
-            escape_shortened(why.as_bytes(), 200)
+            escape_field_shortened(name.as_bytes(), 60),
+            escape_field_shortened(why.as_bytes(), 200)
         ),
         Event::Finished { row, .. } => row_line(row),
     }
@@ -128,7 +128,7 @@ fn describe(event: &Event<'_>) -> String {
 
 /// `alice  11/13`, or why the submission has no real score.
 fn row_line(row: &Row) -> String {
-    let name = escape_shortened(row.name.as_bytes(), 60);
+    let name = escape_field_shortened(row.name.as_bytes(), 60);
     match row.status {
         RowStatus::Graded => format!("{name}  {}/{}", row.score, row.max_score),
         RowStatus::NotRunnable | RowStatus::Error => {
@@ -144,8 +144,36 @@ fn row_line(row: &Row) -> String {
             format!(
                 "{name}  {score}{}: {}",
                 row.status.as_str(),
-                escape_shortened(reason.as_bytes(), 120)
+                escape_field_shortened(reason.as_bytes(), 120)
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_names_and_reasons_cannot_be_workflow_commands() {
+        let row = Row {
+            name: "::error::forged\x1b[2J".into(),
+            status: RowStatus::NotRunnable,
+            message: Some("::warning::x\r\x07".into()),
+            score: 0,
+            max_score: 13,
+            seed: Some(1),
+            duration_ms: 0,
+            tests: Vec::new(),
+        };
+        let line = row_line(&row);
+        assert!(!line.starts_with("::"), "{line}");
+        assert!(!line.contains(": ::"), "{line}");
+        assert!(!line.chars().any(char::is_control), "{line}");
+        let why = describe(&Event::NotReused {
+            name: "::notice::x",
+            why: "it is not JSON",
+        });
+        assert!(why.starts_with("\\u{3a}:notice"), "{why}");
     }
 }

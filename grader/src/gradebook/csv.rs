@@ -6,6 +6,7 @@
 //! than zeros, so an import does not record a grade nobody earned or lost.
 
 use super::{Gradebook, RowStatus};
+use crate::escape::escape_field;
 
 pub fn render(gradebook: &Gradebook) -> String {
     let mut header = vec!["submission".to_string(), "status".to_string()];
@@ -14,7 +15,9 @@ pub fn render(gradebook: &Gradebook) -> String {
     let mut text = line(&header);
     for row in &gradebook.submissions {
         let graded = row.status != RowStatus::Error;
-        let mut fields = vec![row.name.clone(), row.status.as_str().to_string()];
+        // A directory name is the student's: escaped like program output,
+        // so the file holds no control byte a terminal or importer acts on.
+        let mut fields = vec![escape_field(&row.name), row.status.as_str().to_string()];
         fields.extend(gradebook.tests.iter().map(|column| {
             row.tests
                 .iter()

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Column, Row, RowStatus, TestStatus};
-use crate::escape::escape_shortened;
+use crate::escape::escape_field_shortened;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -134,9 +134,9 @@ impl Summary {
                 let reason = unrunnable.reason.lines().next().unwrap_or("");
                 text.push_str(&format!(
                     "  {}  {}: {}\n",
-                    escape_shortened(unrunnable.name.as_bytes(), 80),
+                    escape_field_shortened(unrunnable.name.as_bytes(), 80),
                     unrunnable.status.as_str(),
-                    escape_shortened(reason.as_bytes(), 160)
+                    escape_field_shortened(reason.as_bytes(), 160)
                 ));
             }
         }

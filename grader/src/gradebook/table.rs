@@ -2,13 +2,13 @@
 //! the ones that lost points, which tests failed.
 
 use super::{Gradebook, RowStatus, TestStatus};
-use crate::escape::escape_shortened;
+use crate::escape::escape_field_shortened;
 
 pub fn render(gradebook: &Gradebook) -> String {
     let names: Vec<String> = gradebook
         .submissions
         .iter()
-        .map(|row| escape_shortened(row.name.as_bytes(), 60))
+        .map(|row| escape_field_shortened(row.name.as_bytes(), 60))
         .collect();
     let width = names
         .iter()
@@ -62,7 +62,7 @@ pub fn render(gradebook: &Gradebook) -> String {
                 format!(
                     "{}: {}",
                     row.status.as_str(),
-                    escape_shortened(reason.as_bytes(), 120)
+                    escape_field_shortened(reason.as_bytes(), 120)
                 )
             }
         };

@@ -15,7 +15,7 @@ use std::fmt::Write;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::{Audience, feedback};
-use crate::escape::escape_lines;
+use crate::escape::{escape_field, escape_lines};
 use crate::lab::Part;
 use crate::outcome::{Outcome, SubmissionResult, TestResult};
 
@@ -97,7 +97,7 @@ pub fn feedback_text(result: &SubmissionResult, audience: Audience) -> String {
                 text,
                 "\nThe end of what your {} (`{}`) wrote to stderr:",
                 part.as_str(),
-                run.command
+                escape_field(&run.command)
             );
             for line in escape_lines(&run.stderr_tail).lines() {
                 let _ = writeln!(text, "    {line}");

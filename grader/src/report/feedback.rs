@@ -168,24 +168,14 @@ pub fn summary(result: &SubmissionResult) -> String {
     text.trim_end().to_string()
 }
 
-/// Writes every control character but newline and tab, and the
-/// noncharacters U+FFFE and U+FFFF, as a visible `\u{..}` escape. Student
-/// bytes reach the reporters escaped already (see `escape`); this is the
-/// last guard for every other string, so that no report carries a terminal
-/// sequence, a stray carriage return that starts a new log line, or a
-/// character XML 1.0 cannot hold.
+/// The last guard for every string a report holds: student bytes reach the
+/// reporters escaped already (see `escape`), but reasons, notes and
+/// messages may quote a manifest or a file name. Line breaks stay; every
+/// other control character, the noncharacters XML 1.0 cannot hold and
+/// invisible formatting characters become visible `\u{..}` escapes, and no
+/// line is a CI workflow command (see [`crate::escape::escape_text`]).
 pub fn visible_controls(text: &str) -> String {
-    let mut visible = String::with_capacity(text.len());
-    for c in text.chars() {
-        let hidden =
-            (c.is_control() && !matches!(c, '\n' | '\t')) || matches!(c, '\u{fffe}' | '\u{ffff}');
-        if hidden {
-            let _ = write!(visible, "\\u{{{:x}}}", u32::from(c));
-        } else {
-            visible.push(c);
-        }
-    }
-    visible
+    crate::escape::escape_text(text)
 }
 
 #[cfg(test)]

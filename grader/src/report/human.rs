@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::Audience;
-use crate::escape::escape_lines;
+use crate::escape::{escape_field, escape_lines, escape_text};
 use crate::lab::Part;
 use crate::outcome::{Outcome, SubmissionResult, SubmissionStatus};
 
@@ -55,15 +55,21 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
     let _ = writeln!(
         out,
         "{} {}  {}",
-        palette.bold(&result.lab),
-        result.submission,
+        palette.bold(&escape_field(&result.lab)),
+        escape_field(&result.submission),
         palette.dim(&format!(
             "(seed {}, {tier} isolation: {})",
-            result.seed, result.isolation.reason
+            result.seed,
+            escape_text(&result.isolation.reason)
         ))
     );
     for note in &result.notes {
-        let _ = writeln!(out, "  {} {note}", palette.yellow("note:"));
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            palette.yellow("note:"),
+            indent(&escape_text(note), 4).trim_start()
+        );
     }
     let status = match &result.status {
         SubmissionStatus::Graded => None,
@@ -72,7 +78,11 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
         SubmissionStatus::Error { message } => Some((palette.yellow("grader error:"), message)),
     };
     if let Some((label, text)) = status {
-        let _ = writeln!(out, "  {label} {}", indent(text, 4).trim_start());
+        let _ = writeln!(
+            out,
+            "  {label} {}",
+            indent(&escape_text(text), 4).trim_start()
+        );
     }
     let width = result
         .tests
@@ -92,10 +102,10 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
             out,
             "  {label}  {:<7} {:<width$}  {}/{}  {}",
             test.part.as_str(),
-            test.id,
+            escape_field(&test.id),
             test.score(),
             test.max_score,
-            palette.dim(&test.name),
+            palette.dim(&escape_field(&test.name)),
         );
         if test.outcome.is_pass() {
             continue;
@@ -109,10 +119,15 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
             continue;
         }
         if let Some(message) = test.outcome.message() {
-            let _ = writeln!(out, "{}", indent(message, 8));
+            let _ = writeln!(out, "{}", indent(&escape_text(message), 8));
         }
         if let Some(hint) = &test.hint {
-            let _ = writeln!(out, "        {} {hint}", palette.yellow("hint:"));
+            let _ = writeln!(
+                out,
+                "        {} {}",
+                palette.yellow("hint:"),
+                escape_text(&hint.text)
+            );
         }
     }
     // The server's last words, when one of its tests failed. (A client runs
@@ -127,7 +142,7 @@ pub fn render(result: &SubmissionResult, audience: Audience, color: bool) -> Str
             let _ = writeln!(
                 out,
                 "  server `{}` ended with {exit}; the end of its stderr:",
-                run.command
+                escape_field(&run.command)
             );
             let _ = writeln!(out, "{}", indent(&escape_lines(&run.stderr_tail), 8));
         }

@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use super::Audience;
-use crate::escape::{TRANSCRIPT_BYTES, escape_lines, escape_shortened};
+use crate::escape::{
+    TRANSCRIPT_BYTES, escape_field, escape_field_shortened, escape_lines, escape_text,
+};
 use crate::hint::HintKind;
 use crate::outcome::{ExitReport, ProgramRun, SubmissionResult, TestResult, TranscriptEvent};
 
@@ -18,15 +20,17 @@ pub struct JsonResult<'a> {
     pub schema_version: u32,
     pub lab: &'a str,
     pub lab_digest: &'a str,
-    pub submission: &'a str,
+    /// Escaped like program output (see `escape::escape_field`), as is every
+    /// string below that a submission or its manifest could have shaped.
+    pub submission: String,
     pub status: &'static str,
-    pub status_message: Option<&'a str>,
+    pub status_message: Option<String>,
     pub score: u32,
     pub max_score: u32,
     pub seed: u64,
     pub isolation: JsonIsolation<'a>,
     pub duration_ms: u64,
-    pub notes: &'a [String],
+    pub notes: Vec<String>,
     pub server: Option<JsonProgram>,
     pub client: Option<JsonProgram>,
     pub tests: Vec<JsonTest<'a>>,
@@ -64,8 +68,8 @@ pub struct JsonTest<'a> {
     pub status: &'static str,
     pub score: u32,
     pub max_score: u32,
-    pub message: Option<&'a str>,
-    pub hint: Option<&'a str>,
+    pub message: Option<String>,
+    pub hint: Option<String>,
     pub hint_kind: Option<HintKind>,
     pub duration_ms: u64,
     pub transcript: Vec<JsonEvent<'a>>,
@@ -85,9 +89,9 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
         schema_version: SCHEMA_VERSION,
         lab: &result.lab,
         lab_digest: &result.lab_digest,
-        submission: &result.submission,
+        submission: escape_field(&result.submission),
         status: result.status.as_str(),
-        status_message: result.status.message(),
+        status_message: result.status.message().map(escape_text),
         score: result.score(),
         max_score: result.max_score(),
         seed: result.seed,
@@ -96,7 +100,7 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
             reason: &result.isolation.reason,
         },
         duration_ms: result.duration.as_millis() as u64,
-        notes: &result.notes,
+        notes: result.notes.iter().map(|note| escape_text(note)).collect(),
         server: result.server.as_ref().map(|run| program(run, shows_output)),
         client: result.client.as_ref().map(|run| program(run, shows_output)),
         tests: result
@@ -118,7 +122,7 @@ fn program(run: &ProgramRun, shows_output: bool) -> JsonProgram {
         }
     };
     JsonProgram {
-        command: run.command.clone(),
+        command: escape_field(&run.command),
         starts: run.starts,
         exit: run.exit.as_ref().map(|exit| match exit {
             ExitReport::Code(code) => JsonExit::Code(*code),
@@ -140,12 +144,12 @@ fn test(test: &TestResult, audience: Audience) -> JsonTest<'_> {
         status: test.outcome.status(),
         score: test.score(),
         max_score: test.max_score,
-        message: test.outcome.message().filter(|_| details),
+        message: test.outcome.message().filter(|_| details).map(escape_text),
         hint: test
             .hint
             .as_ref()
-            .map(|hint| hint.text.as_str())
-            .filter(|_| details),
+            .filter(|_| details)
+            .map(|hint| escape_text(&hint.text)),
         hint_kind: test.hint.as_ref().map(|hint| hint.kind).filter(|_| details),
         duration_ms: test.duration.as_millis() as u64,
         transcript: if details {
@@ -157,9 +161,9 @@ fn test(test: &TestResult, audience: Audience) -> JsonTest<'_> {
                     event: entry.event.kind(),
                     data: match &entry.event {
                         TranscriptEvent::Sent(bytes) | TranscriptEvent::Received(bytes) => {
-                            escape_shortened(bytes, TRANSCRIPT_BYTES)
+                            escape_field_shortened(bytes, TRANSCRIPT_BYTES)
                         }
-                        TranscriptEvent::Note(text) => text.clone(),
+                        TranscriptEvent::Note(text) => escape_text(text),
                     },
                 })
                 .collect()

@@ -25,7 +25,7 @@ use std::fmt::Write;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{Audience, feedback};
-use crate::escape::escape_lines;
+use crate::escape::{escape_field, escape_lines};
 use crate::lab::Part;
 use crate::outcome::{Outcome, ProgramRun, SubmissionResult, TestResult};
 
@@ -59,7 +59,7 @@ fn suite(
     let max_score: u32 = tests.iter().map(|test| test.max_score).sum();
     let tier = result.isolation.tier.map_or("none", |tier| tier.as_str());
     suite.add_properties([
-        Property::new("submission", xml_text(&result.submission)),
+        Property::new("submission", xml_text(&escape_field(&result.submission))),
         Property::new("status", result.status.as_str()),
         Property::new("seed", result.seed.to_string()),
         Property::new("isolation", tier),
@@ -133,7 +133,11 @@ fn test_case(test: &TestResult, classname: &str, audience: Audience) -> TestCase
 
 /// The program's command, how its last run ended, and its stdout tail.
 fn program_output(run: &ProgramRun) -> String {
-    let mut out = format!("command: {}\nstarts: {}\n", run.command, run.starts);
+    let mut out = format!(
+        "command: {}\nstarts: {}\n",
+        escape_field(&run.command),
+        run.starts
+    );
     match &run.exit {
         Some(exit) => {
             let _ = writeln!(out, "ended with {exit}");

@@ -675,6 +675,104 @@ fn hostile_student_text_breaks_no_format_and_forges_nothing() {
     );
 }
 
+/// Whether `text` holds anything a terminal or a CI log would act on: a
+/// control byte other than a line break or tab, or a line (after blanks)
+/// that is a workflow command.
+fn acts_on_a_reader(text: &str) -> Option<String> {
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Some(format!("control character {:?}", c));
+    }
+    text.lines()
+        .find(|line| line.trim_start().starts_with("::") || line.contains("##["))
+        .map(|line| format!("workflow command line {line:?}"))
+}
+
+#[test]
+fn manifest_commands_names_and_toml_errors_are_data_in_every_format() {
+    let mut result = hostile_result();
+    // What a manifest and a directory name can carry: a command with a line
+    // break and a workflow command, a TOML error quoting a key the student
+    // wrote, a note naming a file.
+    result.submission = "class/::error::forged\n::notice::x\x1b[2J".to_string();
+    if let Some(server) = result.server.as_mut() {
+        server.command = "python3 -u server.py\n::error file=x::forged\r\x1b]0;t\x07".to_string();
+    }
+    result.status = SubmissionStatus::NotRunnable {
+        reason: "socklab.toml, line 2: unknown field `a\n::error::forged\x1b[2J`".to_string(),
+    };
+    result
+        .notes
+        .push("Left out: `\u{1b}[31m` and\n  ::warning::x".to_string());
+    for format in [
+        Format::Human,
+        Format::Json,
+        Format::Gradescope,
+        Format::Github,
+        Format::Junit,
+        Format::Autolab,
+    ] {
+        for audience in [EVERYONE, STUDENTS] {
+            let shown = report::render(&result, format, audience, false);
+            assert_eq!(
+                acts_on_a_reader(&shown),
+                None,
+                "{format:?} carries student text raw:\n{shown}"
+            );
+        }
+    }
+    let human = report::render(&result, Format::Human, EVERYONE, false);
+    assert!(human.contains("\\u{3a}:error::forged"), "{human}");
+    assert!(
+        human.contains("python3 -u server.py\\n"),
+        "the command stays one line: {human}"
+    );
+    let json = parse_json(
+        &report::render(&result, Format::Json, EVERYONE, false),
+        "json",
+    );
+    assert!(!json["server"]["command"].as_str().unwrap().contains('\n'));
+    assert!(!json["submission"].as_str().unwrap().contains('\u{1b}'));
+}
+
+#[test]
+fn directory_names_are_data_in_the_csv_and_the_table() {
+    use grader::gradebook::{Column, Gradebook, Row, RowStatus};
+    let row = |name: &str| Row {
+        name: name.to_string(),
+        status: RowStatus::NotRunnable,
+        message: Some("Nothing to run\n::error::forged".into()),
+        score: 0,
+        max_score: 1,
+        seed: Some(1),
+        duration_ms: 0,
+        tests: Vec::new(),
+    };
+    let book = Gradebook::new(
+        "t".into(),
+        vec![Column {
+            id: "one".into(),
+            name: "One".into(),
+            max_score: 1,
+        }],
+        Some(1),
+        None,
+        true,
+        vec![row("::error::x\x1b[2J"), row("bob\r\nmallory,0")],
+    );
+    for (what, text) in [
+        ("csv", grader::gradebook::csv::render(&book)),
+        ("table", grader::gradebook::table::render(&book)),
+        ("summary", book.summary.describe(book.max_score)),
+    ] {
+        // CSV lines end in \r\n by the RFC; no other control byte is allowed.
+        let text = text.replace("\r\n", "\n");
+        assert_eq!(acts_on_a_reader(&text), None, "{what}:\n{text}");
+    }
+}
+
 #[test]
 fn hidden_tests_count_but_their_details_reach_no_student() {
     let result = hostile_result();
