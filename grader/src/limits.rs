@@ -84,8 +84,115 @@ impl Limits {
     }
 }
 
+/// A limit value outside the range the grader accepts for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutOfRange {
+    pub name: &'static str,
+    pub value: u64,
+    pub range: std::ops::RangeInclusive<u64>,
+}
+
+impl std::fmt::Display for OutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` = {} is out of range: it must be from {} to {}",
+            self.name,
+            self.value,
+            self.range.start(),
+            self.range.end()
+        )
+    }
+}
+
+/// The range each limit may take (documented in docs/LAB-FORMAT.md). Out of
+/// these, a limit either cannot be enforced (an `open_files` above the
+/// kernel's maximum makes every program fail to start), overflows a
+/// deadline, or makes no sense (a zero timeout).
+pub fn range_of(name: &str) -> Option<std::ops::RangeInclusive<u64>> {
+    Some(match name {
+        "readiness_ms" | "test_ms" => 1..=600_000,
+        "submission_ms" => 1..=86_400_000,
+        "build_ms" => 1..=3_600_000,
+        "cpu_seconds" => 1..=3_600,
+        "memory_mb" => 16..=1_048_576,
+        "processes" => 1..=100_000,
+        "file_size_mb" => 1..=1_048_576,
+        "open_files" => 16..=kernel_open_files_max(),
+        "output_kb" => 1..=65_536,
+        _ => return None,
+    })
+}
+
+/// The most descriptors the kernel lets any process have (`fs.nr_open`,
+/// 1,048,576 unless changed).
+fn kernel_open_files_max() -> u64 {
+    std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(1_048_576)
+}
+
+impl LimitOverrides {
+    /// The limits set here that are out of their range, in field order.
+    pub fn out_of_range(&self) -> Vec<OutOfRange> {
+        let set = [
+            ("readiness_ms", self.readiness_ms),
+            ("test_ms", self.test_ms),
+            ("submission_ms", self.submission_ms),
+            ("build_ms", self.build_ms),
+            ("cpu_seconds", self.cpu_seconds),
+            ("memory_mb", self.memory_mb),
+            ("processes", self.processes),
+            ("file_size_mb", self.file_size_mb),
+            ("open_files", self.open_files),
+            ("output_kb", self.output_kb),
+        ];
+        set.into_iter()
+            .filter_map(|(name, value)| {
+                let value = value?;
+                let range = range_of(name)?;
+                (!range.contains(&value)).then_some(OutOfRange { name, value, range })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn limits_out_of_their_range_are_named_with_it() {
+        let wild = LimitOverrides {
+            test_ms: Some(0),
+            open_files: Some(u64::MAX),
+            memory_mb: Some(256),
+            ..LimitOverrides::default()
+        };
+        let refused = wild.out_of_range();
+        let names: Vec<&str> = refused.iter().map(|limit| limit.name).collect();
+        assert_eq!(names, ["test_ms", "open_files"]);
+        assert!(
+            refused[0].to_string().contains("from 1 to 600000"),
+            "{}",
+            refused[0]
+        );
+        let defaults = Limits::default();
+        for (name, value) in [
+            ("readiness_ms", defaults.readiness_ms),
+            ("test_ms", defaults.test_ms),
+            ("submission_ms", defaults.submission_ms),
+            ("build_ms", defaults.build_ms),
+            ("cpu_seconds", defaults.cpu_seconds),
+            ("memory_mb", defaults.memory_mb),
+            ("processes", defaults.processes),
+            ("file_size_mb", defaults.file_size_mb),
+            ("open_files", defaults.open_files),
+            ("output_kb", defaults.output_kb),
+        ] {
+            assert!(range_of(name).unwrap().contains(&value), "default {name}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -165,9 +165,13 @@ fn parse_limits(pairs: &[String]) -> Result<LimitOverrides> {
         })?;
         table.insert(name.trim().to_string(), toml::Value::Integer(value));
     }
-    toml::Value::Table(table)
+    let limits: LimitOverrides = toml::Value::Table(table)
         .try_into()
-        .map_err(|err: toml::de::Error| BadInput(format!("--limit: {}", err.message())).into())
+        .map_err(|err: toml::de::Error| BadInput(format!("--limit: {}", err.message())))?;
+    if let Some(wrong) = limits.out_of_range().first() {
+        return Err(BadInput(format!("--limit {wrong}")).into());
+    }
+    Ok(limits)
 }
 
 fn grade(args: GradeArgs) -> Result<i32> {

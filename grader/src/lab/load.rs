@@ -43,13 +43,84 @@ impl fmt::Display for LabError {
 impl std::error::Error for LabError {}
 
 pub fn load_file(path: &Path) -> Result<Lab, LabError> {
+    use std::io::Read;
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| LabError {
+    let refuse = |line: Option<usize>, message: String| LabError {
         file: file.clone(),
-        line: None,
-        message: format!("cannot read it: {err}"),
+        line,
+        message,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|opened| opened.take(MAX_LAB_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|err| refuse(None, format!("cannot read it: {err}")))?;
+    if bytes.len() as u64 > MAX_LAB_BYTES {
+        return Err(refuse(
+            None,
+            format!(
+                "it is larger than {} KiB; a lab file is text of a few KiB",
+                MAX_LAB_BYTES / 1024
+            ),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|err| {
+        let at = err.utf8_error().valid_up_to();
+        let bytes = err.as_bytes();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |newline| newline + 1);
+        refuse(
+            Some(bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1),
+            format!(
+                "it is not UTF-8 text: byte 0x{:02x} at column {} (save the file as UTF-8)",
+                bytes[at],
+                at - line_start + 1
+            ),
+        )
     })?;
     load_str(&text, &file)
+}
+
+/// The largest lab file read.
+pub const MAX_LAB_BYTES: u64 = 1024 * 1024;
+
+/// Bounds on what a lab file may ask for (documented in docs/LAB-FORMAT.md):
+/// beyond them a lab would exhaust the grader's memory, overflow a deadline
+/// or a score, or take longer than anyone waits.
+pub mod bounds {
+    /// Tests in a lab, and steps in a test.
+    pub const TESTS: usize = 1_000;
+    pub const STEPS: usize = 1_000;
+    /// Points of one test; a lab's total stays far below `u32::MAX`.
+    pub const POINTS: u32 = 1_000;
+    /// Any duration a lab gives: a test's `timeout_ms`, `within_ms`, `ms`,
+    /// `pause_ms`, `delay_ms`.
+    pub const MILLISECONDS: u64 = 600_000;
+    /// Bytes of one payload (`size`, `length`, a segment).
+    pub const BYTES: usize = 16 * 1024 * 1024;
+    /// Words of one sentence (`words`).
+    pub const WORDS: usize = 100_000;
+    /// Segments of one `send`.
+    pub const SEGMENTS: usize = 10_000;
+}
+
+/// The 1-based line of the first `key = …` at or after `from`, if any.
+fn line_of_key(text: &str, key: &str, from: usize) -> Option<usize> {
+    let pattern = format!(r"(?m)^[ \t]*{}[ \t]*=", regex::escape(key));
+    let found = regex::Regex::new(&pattern)
+        .ok()?
+        .find_at(text, from.min(text.len()))?;
+    Some(line_of(text, found.start()))
+}
+
+/// Where a table's header (`[limits]`) starts, or the text's start.
+fn table_offset(text: &str, header: &str) -> usize {
+    let pattern = format!(r"(?m)^[ \t]*\[[ \t]*{}[ \t]*\]", regex::escape(header));
+    regex::Regex::new(&pattern)
+        .ok()
+        .and_then(|pattern| pattern.find(text))
+        .map_or(0, |found| found.start())
 }
 
 /// Parses and validates lab text; `file` names it in errors.
@@ -63,6 +134,31 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         .map_err(|err| error_at(err.span().map(|s| s.start), err.message().to_string()))?;
 
     let lab_limits = raw.limits.unwrap_or_default();
+    if let Some(wrong) = lab_limits.out_of_range().first() {
+        let from = table_offset(text, "limits");
+        return Err(LabError {
+            file: file.to_string(),
+            line: line_of_key(text, wrong.name, from),
+            message: format!("[limits] {wrong}"),
+        });
+    }
+    if raw.lab.port == 0 {
+        return Err(LabError {
+            file: file.to_string(),
+            line: line_of_key(text, "port", table_offset(text, "lab")),
+            message: "`port` = 0 is out of range: it must be from 1 to 65535".into(),
+        });
+    }
+    if raw.test.len() > bounds::TESTS {
+        return Err(error_at(
+            Some(raw.test[bounds::TESTS].id.span().start),
+            format!(
+                "a lab has at most {} tests; this is test {}",
+                bounds::TESTS,
+                bounds::TESTS + 1
+            ),
+        ));
+    }
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     let mut tests = Vec::with_capacity(raw.test.len());
     for raw_test in raw.test {
@@ -80,6 +176,33 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
                 format!("test id `{id}` is already used on line {first}"),
             ));
         }
+        let points_offset = raw_test.points.span().start;
+        let points = raw_test.points.into_inner();
+        if points > bounds::POINTS {
+            return Err(error_at(
+                Some(points_offset),
+                format!(
+                    "`points` = {points} is out of range: it must be from 0 to {}",
+                    bounds::POINTS
+                ),
+            ));
+        }
+        let timeout_ms = match raw_test.timeout_ms {
+            Some(timeout) => {
+                let offset = timeout.span().start;
+                let timeout = timeout.into_inner();
+                check_range("timeout_ms", timeout, 1, bounds::MILLISECONDS)
+                    .map_err(|message| error_at(Some(offset), message))?;
+                Some(timeout)
+            }
+            None => None,
+        };
+        if raw_test.steps.len() > bounds::STEPS {
+            return Err(error_at(
+                Some(raw_test.steps[bounds::STEPS].span().start),
+                format!("a test has at most {} steps", bounds::STEPS),
+            ));
+        }
         let steps = validate_steps(
             raw_test.part,
             raw.lab.transport,
@@ -93,9 +216,9 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             id,
             part: raw_test.part,
             kind: raw_test.kind,
-            points: raw_test.points,
+            points,
             visibility: raw_test.visibility,
-            timeout_ms: raw_test.timeout_ms,
+            timeout_ms,
             hint: raw_test.hint,
             steps,
             line: line_of(text, test_offset),
@@ -281,10 +404,10 @@ struct RawTest {
     part: Part,
     #[serde(default)]
     kind: Kind,
-    points: u32,
+    points: Spanned<u32>,
     #[serde(default)]
     visibility: Visibility,
-    timeout_ms: Option<u64>,
+    timeout_ms: Option<Spanned<u64>>,
     hint: String,
     steps: Vec<Spanned<toml::Table>>,
 }
@@ -487,7 +610,78 @@ fn socket_or_main(socket: Option<String>) -> SocketName {
     socket.unwrap_or_else(|| "main".to_string())
 }
 
+/// `value` within `min..=max`, or a message naming the field and the range.
+fn check_range(name: &str, value: u64, min: u64, max: u64) -> Result<(), String> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{name}` = {value} is out of range: it must be from {min} to {max}"
+        ))
+    }
+}
+
+/// Every number a step gives, within [`bounds`].
+fn check_step_bounds(raw: &RawStep) -> Result<(), String> {
+    let milliseconds = |name: &str, value: u64| check_range(name, value, 0, bounds::MILLISECONDS);
+    let bytes = |name: &str, value: usize| check_range(name, value as u64, 0, bounds::BYTES as u64);
+    let reply = |reply: &RawReply| {
+        reply
+            .length
+            .map_or(Ok(()), |length| bytes("length", length))
+    };
+    match raw {
+        RawStep::Send {
+            words,
+            size,
+            segments,
+            pause_ms,
+            ..
+        } => {
+            if let Some(words) = words {
+                check_range("words", *words as u64, 0, bounds::WORDS as u64)?;
+            }
+            if let Some(size) = size {
+                bytes("size", *size)?;
+            }
+            if segments.len() > bounds::SEGMENTS {
+                return Err(format!(
+                    "`segments` has {} sizes; it may have at most {}",
+                    segments.len(),
+                    bounds::SEGMENTS
+                ));
+            }
+            for segment in segments {
+                bytes("segments", *segment)?;
+            }
+            milliseconds("pause_ms", *pause_ms)
+        }
+        RawStep::Expect {
+            reply: expected,
+            within_ms,
+            ..
+        } => {
+            reply(expected)?;
+            within_ms.map_or(Ok(()), |within| milliseconds("within_ms", within))
+        }
+        RawStep::ExpectSent { reply: expected } => reply(expected),
+        RawStep::ExpectSilence { ms, .. } | RawStep::Pause { ms } => milliseconds("ms", *ms),
+        RawStep::Serve { delay_ms, .. } => {
+            delay_ms.map_or(Ok(()), |delay| milliseconds("delay_ms", delay))
+        }
+        RawStep::Open { .. }
+        | RawStep::ShutdownWrite { .. }
+        | RawStep::Reset { .. }
+        | RawStep::Close { .. }
+        | RawStep::ExpectClosed { .. }
+        | RawStep::RunClient { .. }
+        | RawStep::ExpectOutput { .. }
+        | RawStep::ExpectExit { .. } => Ok(()),
+    }
+}
+
 fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> {
+    check_step_bounds(&raw)?;
     Ok(match raw {
         RawStep::Open { socket, transport } => Step::Open {
             socket: socket_or_main(socket),
@@ -672,6 +866,72 @@ mod tests {
         ] {
             assert_ne!(load(&changed).unwrap().digest, lab.digest, "{changed}");
         }
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_with_their_line_and_range() {
+        let cases = [
+            (
+                GOOD_TEST.replace("text = \"hi\"", "size = 1000000000000"),
+                13,
+                "`size` = 1000000000000 is out of range: it must be from 0 to 16777216",
+            ),
+            (
+                GOOD_TEST.replace("text = \"hi\"", "words = 9223372036854775807"),
+                13,
+                "`words`",
+            ),
+            (
+                GOOD_TEST.replace(
+                    "{ do = \"expect\" }",
+                    "{ do = \"expect\", within_ms = 9000000000000000000 }",
+                ),
+                14,
+                "`within_ms`",
+            ),
+            (
+                GOOD_TEST.replace("points = 1", "points = 4000000000"),
+                9,
+                "`points` = 4000000000 is out of range",
+            ),
+            (
+                GOOD_TEST.replace("points = 1", "points = 1\ntimeout_ms = 0"),
+                10,
+                "`timeout_ms` = 0",
+            ),
+            (
+                format!("{GOOD_TEST}[limits]\ntest_ms = 100\nopen_files = 99999999999\n"),
+                18,
+                "[limits] `open_files` = 99999999999 is out of range",
+            ),
+        ];
+        for (body, line, message) in cases {
+            let err = load(&body).unwrap_err();
+            assert_eq!(err.line, Some(line), "{err}");
+            assert!(err.message.contains(message), "{err}");
+        }
+        let err = load_str(&format!("{}port = 0\n{GOOD_TEST}", HEADER), "t.toml").unwrap_err();
+        assert_eq!(err.line, Some(6), "{err}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_refused_with_its_line() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("latin1.toml");
+        let mut bytes = format!("{HEADER}{GOOD_TEST}").into_bytes();
+        let at = bytes.windows(4).position(|w| w == b"\"hi\"").unwrap() + 1;
+        bytes[at] = 0xe9;
+        std::fs::write(&path, bytes).unwrap();
+        let err = load_file(&path).unwrap_err();
+        assert_eq!(err.line, Some(13), "{err}");
+        assert!(err.message.contains("not UTF-8"), "{err}");
+        std::fs::write(&path, vec![b'#'; MAX_LAB_BYTES as usize + 1]).unwrap();
+        assert!(
+            load_file(&path)
+                .unwrap_err()
+                .message
+                .contains("larger than")
+        );
     }
 
     #[test]

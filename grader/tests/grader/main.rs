@@ -9,6 +9,7 @@ mod batch;
 mod cli;
 mod files;
 mod formats;
+mod lab_fuzz;
 mod labs;
 mod languages;
 mod outputs;
