@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 
 use crate::cell::{self, Cell, PortLock, SpawnSpec};
 use crate::diagnose::{self, shown, shown_or_nothing};
+use crate::ending::{self, Ending};
 use crate::hint::{Hint, HintKind};
 use crate::lab::{
     ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, Transport,
 };
 use crate::outcome::{ExitReport, Outcome, ProgramRun, TranscriptEntry, TranscriptEvent};
-use crate::runner::{Grading, port_for, record_end, scrub_paths};
+use crate::runner::{Grading, TestHint, never_ran_failure, port_for, record_end, scrub_paths};
 use crate::submission::{Plan, ProgramPlan};
 use crate::transform::TransformName;
 
@@ -43,9 +44,32 @@ pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<Program
         command: program.display.clone(),
         ..ProgramRun::default()
     };
+    // A client that never ran, or crashed before it sent anything, is one
+    // finding: the tests after it say where to look instead of running it
+    // again to collect the same failure under other names.
+    let mut gave_up: Option<GaveUp> = None;
     for test in tests {
         let started = Instant::now();
         if grading.skipped_for_time(test) {
+            continue;
+        }
+        if let Some(earlier) = &gave_up {
+            let message = format!(
+                "Not run: your client {} (see test `{}`).",
+                earlier.why, earlier.test_id
+            );
+            let outcome = if earlier.grader_environment {
+                Outcome::Error { message }
+            } else {
+                Outcome::Fail { message }
+            };
+            grading.record(
+                test,
+                outcome,
+                TestHint::Withheld,
+                Vec::new(),
+                Duration::ZERO,
+            );
             continue;
         }
         let timeout = test
@@ -65,26 +89,45 @@ pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<Program
                     port: None,
                     ran: None,
                     run: &mut run,
+                    gave_up: None,
                 };
                 let result = client_test.run_steps(&test.steps);
+                let result = result.map_err(|failure| client_test.with_the_client(failure));
+                gave_up = client_test
+                    .gave_up
+                    .take()
+                    .map(|(why, grader_environment)| GaveUp {
+                        test_id: test.id.clone(),
+                        why,
+                        grader_environment,
+                    });
                 let transcript = client_test.finish();
                 let (outcome, hint) = match result {
-                    Ok(()) => (Outcome::Pass, None),
+                    Ok(()) => (Outcome::Pass, TestHint::Lab),
                     Err((outcome, hint)) => (outcome, hint),
                 };
                 (outcome, hint, transcript)
             }
-            Err(message) => (Outcome::Error { message }, None, Vec::new()),
+            Err(message) => (Outcome::Error { message }, TestHint::Lab, Vec::new()),
         };
         grading.record(test, outcome, hint, transcript, started.elapsed());
     }
     Some(run)
 }
 
-type Failure = (Outcome, Option<Hint>);
+/// Why the client part stopped being run, as the later tests are told.
+struct GaveUp {
+    test_id: String,
+    /// "never ran", "crashed before it sent anything".
+    why: String,
+    /// The grading machine lacked what the client needs.
+    grader_environment: bool,
+}
+
+type Failure = (Outcome, TestHint);
 
 fn fail(message: String, hint: Option<Hint>) -> Failure {
-    (Outcome::Fail { message }, hint)
+    (Outcome::Fail { message }, TestHint::observed_or_lab(hint))
 }
 
 struct ClientRun {
@@ -108,13 +151,15 @@ struct ClientTest<'a, 'g> {
     port: Option<(u16, Option<PortLock>)>,
     ran: Option<ClientRun>,
     run: &'a mut ProgramRun,
+    /// Set when the client's part should not be run again (see `GaveUp`).
+    gave_up: Option<(String, bool)>,
 }
 
 impl ClientTest<'_, '_> {
     fn port(&mut self) -> Result<u16, Failure> {
         if self.port.is_none() {
             let chosen = port_for(self.cell, self.program, self.grading.lab.port)
-                .map_err(|message| (Outcome::Error { message }, None))?;
+                .map_err(|message| (Outcome::Error { message }, TestHint::Lab))?;
             self.port = Some(chosen);
         }
         Ok(self.port.as_ref().expect("chosen above").0)
@@ -134,6 +179,7 @@ impl ClientTest<'_, '_> {
                 } => self.expect_output(*stream, expectation)?,
                 Step::ExpectSent(expectation) => self.expect_sent(expectation)?,
                 Step::ExpectExit { code, success } => self.expect_exit(*code, *success)?,
+                Step::ExpectNoCrash => self.expect_no_crash()?,
                 Step::Pause { ms } => std::thread::sleep(
                     Duration::from_millis(*ms)
                         .min(self.deadline.saturating_duration_since(Instant::now())),
@@ -160,7 +206,7 @@ impl ClientTest<'_, '_> {
                 Outcome::Error {
                     message: format!("grader error: {context}: {err}"),
                 },
-                None,
+                TestHint::Lab,
             )
         };
         if behaviour == PeerBehaviour::Absent {
@@ -253,6 +299,33 @@ impl ClientTest<'_, '_> {
             stderr: scrub_paths(&end.stderr.joined(), &self.plan.workdir),
             stdin: stdin.to_vec(),
         });
+        match ending::classify(exit.as_ref(), &self.ran().stderr) {
+            Ending::NeverRan(never) => {
+                let failure =
+                    never_ran_failure("client", &self.program.display, never, &self.ran().stderr);
+                let grader_environment = failure.kind == crate::exchange::FailureKind::Error;
+                self.gave_up = Some(("never ran".into(), grader_environment));
+                return Err(crate::runner::into_outcome(failure));
+            }
+            Ending::Crashed(crash) if self.peer.is_some() && self.nothing_arrived() => {
+                self.gave_up = Some(("crashed before it sent anything".into(), false));
+                let evidence = crash
+                    .evidence
+                    .as_deref()
+                    .map(|line| format!(" ({})", crate::escape::escape_lines(line.as_bytes())))
+                    .unwrap_or_default();
+                let hint =
+                    diagnose::stderr_hint(&self.ran().stderr).unwrap_or_else(nothing_arrived_hint);
+                return Err(fail(
+                    format!(
+                        "Your client crashed with {}{evidence} before the grader's server received anything.",
+                        crash.what
+                    ),
+                    Some(hint),
+                ));
+            }
+            Ending::Crashed(_) | Ending::OnItsOwnTerms | Ending::Stopped => {}
+        }
         if exit.is_none() {
             let allowed = (self.deadline - self.started).as_millis();
             let silent_peer = self.peer.as_ref().is_none_or(|peer| {
@@ -298,7 +371,7 @@ impl ClientTest<'_, '_> {
                         self.output_summary()
                     ),
                 },
-                Some(hint),
+                TestHint::Observed(hint),
             ));
         }
         Ok(())
@@ -516,6 +589,62 @@ impl ClientTest<'_, '_> {
             ),
             Some(hint),
         ))
+    }
+
+    fn expect_no_crash(&mut self) -> Result<(), Failure> {
+        let ran = self.ran();
+        let Ending::Crashed(crash) = ending::classify(ran.exit.as_ref(), &ran.stderr) else {
+            return Ok(());
+        };
+        let evidence = crash
+            .evidence
+            .as_deref()
+            .map(|line| format!(" ({})", crate::escape::escape_lines(line.as_bytes())))
+            .unwrap_or_default();
+        Err(fail(
+            format!(
+                "Your client crashed with {}{evidence}. A crash is not an error message: the test wants your client to notice the problem and say so.",
+                crash.what
+            ),
+            Some(Hint::new(
+                HintKind::ClientCrashed,
+                "Catch the error where it happens (try/except around the socket calls in Python, try/catch in Java, checking the return value in C), print a message that says what went wrong, and exit with a non-zero status.",
+            )),
+        ))
+    }
+
+    /// A failed client test always shows how the client ended and what it
+    /// wrote on stderr: that is often the whole story (a host it could not
+    /// find, an address it could not reach, an argument it never got).
+    fn with_the_client(&self, (outcome, hint): Failure) -> Failure {
+        let Some(ran) = &self.ran else {
+            return (outcome, hint);
+        };
+        let add = |message: String| {
+            let mut message = message;
+            if !message.contains("\n  exit:") && !message.contains("ended with") {
+                let ended = ran
+                    .exit
+                    .as_ref()
+                    .map_or("stopped by the grader".to_string(), ToString::to_string);
+                message.push_str(&format!("\n  exit:     {ended}"));
+            }
+            if !message.contains("\n  stderr:") {
+                let tail = &ran.stderr[ran.stderr.len().saturating_sub(400)..];
+                message.push_str(&format!("\n  stderr:   {}", shown_or_nothing(tail)));
+            }
+            message
+        };
+        let outcome = match outcome {
+            Outcome::Fail { message } => Outcome::Fail {
+                message: add(message),
+            },
+            Outcome::Timeout { message } => Outcome::Timeout {
+                message: add(message),
+            },
+            Outcome::Pass | Outcome::Skipped { .. } | Outcome::Error { .. } => outcome,
+        };
+        (outcome, hint)
     }
 
     fn finish(mut self) -> Vec<TranscriptEntry> {

@@ -97,10 +97,50 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
             "Uppercase the decoded text (str.upper() in Python, to_uppercase() in Rust), not the raw bytes: bytes.upper() and to_ascii_uppercase() leave letters such as ß and é unchanged.",
         ));
     }
-    if received.len() == 1024 && expected.len() > 1024 && expected.starts_with(received) {
+    // The reply followed by the rest of the receive buffer: zero bytes that
+    // were never part of the message.
+    let padding = received.strip_prefix(expected).unwrap_or_default();
+    if !padding.is_empty() && padding.iter().all(|&b| b == 0) {
+        return Some(Diagnosis::new(
+            HintKind::BufferPadding,
+            format!(
+                "Your reply is the right text followed by {} zero bytes: the rest of your receive buffer.",
+                padding.len()
+            ),
+            "Send only the bytes you received, not the whole buffer: in Java build the reply from packet.getData() with packet.getLength() (new String(data, 0, packet.getLength())); in C pass the count that recvfrom/recv returned to sendto/send, not sizeof(buffer).",
+        ));
+    }
+    let zeros = received.iter().rev().take_while(|&&b| b == 0).count();
+    if zeros > 0 && expected.len() < received.len() && !expected.contains(&0) {
+        return Some(Diagnosis::new(
+            HintKind::BufferPadding,
+            format!("Your reply ends in {zeros} zero bytes that were never sent to your server."),
+            "Send only as many bytes as you received: the count recvfrom/recv returned (packet.getLength() in Java), not the size of your buffer.",
+        ));
+    }
+    if transform != TransformName::CountS
+        && received.len() == expected.len()
+        && received.len() > 1
+        && received[..received.len() - 1] == expected[..expected.len() - 1]
+        && received.last() != expected.last()
+        && sent.last().is_some_and(|&b| Some(&b) == received.last())
+    {
+        return Some(Diagnosis::new(
+            HintKind::LastCharacter,
+            "Your reply is right except for its last character, which was left as it was sent.",
+            "Check your loop's bound: it must reach the last character (i < n, not i < n - 1).",
+        ));
+    }
+    // A count (or any reply) that answers only the first 1024 bytes sent.
+    let answers_a_cut_message = sent.len() > 1024
+        && transform == TransformName::CountS
+        && received == transform.apply(&sent[..1024]).as_slice();
+    if answers_a_cut_message
+        || (received.len() == 1024 && expected.len() > 1024 && expected.starts_with(received))
+    {
         return Some(Diagnosis::new(
             HintKind::CutAt1024,
-            "Your reply stops after exactly 1024 bytes.",
+            "Your reply answers only the first 1024 bytes of the message.",
             "A single recv(1024) or recvfrom(1024) returns at most 1024 bytes. Over UDP the rest of a longer datagram is lost, so receive with a buffer as large as the largest datagram (recvfrom(2048)); over TCP keep reading and appending to a buffer until the message is complete.",
         ));
     }
@@ -154,9 +194,8 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
             ));
         }
     }
-    if is_lines && !received.is_empty() && expected.ends_with(b"\n") && !received.contains(&b'\n') {
-        return Some(no_line_ending());
-    }
+    // Only a reply with every letter and no line ending lacks the ending: a
+    // reply still arriving (a byte per write) or a different reply does not.
     if received.eq_ignore_ascii_case(expected) {
         return Some(Diagnosis::new(
             HintKind::WrongCase,
@@ -173,11 +212,13 @@ pub fn reply(mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
                 "Count 's' and 'S', or lowercase the message before counting.",
             ));
         }
-        // The right number, dressed in words: "There are 4 s."
-        let mut numbers = received
+        // The right number, dressed in words: "There are 4 s." A reply with
+        // several numbers ("Lines: 0\nWords: 0") is not the count at all.
+        let numbers: Vec<&[u8]> = received
             .split(|b| !b.is_ascii_digit())
-            .filter(|run| !run.is_empty());
-        if received != expected && numbers.any(|number| number == expected) {
+            .filter(|run| !run.is_empty())
+            .collect();
+        if received != expected && numbers == [expected] {
             return Some(Diagnosis::new(
                 HintKind::CountInWords,
                 "Your reply has the right count, with other text around it.",
@@ -236,6 +277,26 @@ pub fn exited(program: &str, exit: &ExitReport, stderr: &[u8]) -> Diagnosis {
     Diagnosis::new(hint.kind, finding, hint.text)
 }
 
+/// A server that died during a test, read with what the test did: a decode
+/// error on a line that arrived in pieces, when every byte sent was valid
+/// UTF-8, means the server decoded part of a line (a character split across
+/// two segments), not that it was sent bad bytes.
+pub fn exited_during(
+    program: &str,
+    exit: &ExitReport,
+    stderr: &[u8],
+    split_sends: bool,
+    sent: &[u8],
+) -> Diagnosis {
+    let mut diagnosis = exited(program, exit, stderr);
+    let decode_error = String::from_utf8_lossy(stderr).contains("UnicodeDecodeError");
+    if decode_error && split_sends && std::str::from_utf8(sent).is_ok() {
+        diagnosis.kind = HintKind::SplitCharacter;
+        diagnosis.hint = "Everything the grader sent was valid UTF-8, but a line arrived in several segments and one of them ended inside a character. You decoded before the line was complete: TCP is a byte stream, so keep the bytes in a buffer until '\\n' arrives, then decode the whole line. (errors='replace' would hide the crash but corrupt the character.)".to_string();
+    }
+    diagnosis
+}
+
 /// A hint read off a program's stderr, for the failures learners meet most.
 pub fn stderr_hint(stderr: &[u8]) -> Option<Hint> {
     let text = String::from_utf8_lossy(stderr);
@@ -268,6 +329,37 @@ pub fn stderr_hint(stderr: &[u8]) -> Option<Hint> {
         (
             HintKind::AddressInUse,
             "The port was still in use when your server started. Set SO_REUSEADDR before bind (serverSocket.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1)), and make sure no other copy of your server is running.",
+        )
+    } else if [
+        "gaierror",
+        "Name or service not known",
+        "Temporary failure in name resolution",
+        "nodename nor servname",
+        "UnknownHostException",
+        "no such host",
+        "getaddrinfo ENOTFOUND",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
+    {
+        (
+            HintKind::HostLookup,
+            "Your program could not look up the host name it connects to (see its stderr above). The server runs on this machine: use the host you were given (SOCKLAB_HOST, or {host} in your command), or 'localhost'.",
+        )
+    } else if text.contains("Network is unreachable") || text.contains("ENETUNREACH") {
+        (
+            HintKind::Unreachable,
+            "Your program tried to reach an address that is not on this machine (see its stderr above). The server runs here: use the host you were given (SOCKLAB_HOST, or {host} in your command), or 'localhost', instead of an address written into the code.",
+        )
+    } else if text.contains("IndexError") && text.contains("sys.argv") {
+        (
+            HintKind::MissingArguments,
+            "Your program reads command-line arguments (sys.argv) that it was not given. Give the command with its arguments in socklab.toml (for example `python3 -u client.py {host} {port}`), or fall back to 'localhost' and the lab's port when none are given.",
+        )
+    } else if text.contains("EOFError") || text.contains("NoSuchElementException: No line found") {
+        (
+            HintKind::ReadPastInput,
+            "Your program read standard input again after it had ended (EOFError): the grader gives it its sentences and then closes standard input, as a terminal does at Ctrl-D. Stop reading at the end of the input (catch EOFError, or loop over sys.stdin), then end normally.",
         )
     } else if text.contains("UnicodeDecodeError") {
         (
@@ -338,7 +430,34 @@ pub fn wrong_port(
                 },
             );
         }
-        let ports: Vec<String> = bound.iter().map(|(_, port)| port.to_string()).collect();
+        // A port passed to bind() without htons() comes out with its two
+        // bytes swapped: 12000 (0x2EE0) becomes 57390 (0xE02E).
+        if let Some((_, swapped)) = bound
+            .iter()
+            .find(|(_, port)| port.swap_bytes() == expected_port && *port != expected_port)
+        {
+            return Diagnosis::new(
+                HintKind::NoHtons,
+                format!(
+                    "Nothing is listening on port {expected_port}, but your server listens on port {swapped}: that is {expected_port} with its two bytes swapped."
+                ),
+                format!(
+                    "Convert the port to network byte order before bind: addr.sin_port = htons({expected_port}) in C (and ntohs() when you print a port)."
+                ),
+            );
+        }
+        // The transport is named only where it is not the lab's: a TCP
+        // server in a UDP lab is two bugs, and the student should see both.
+        let ports: Vec<String> = bound
+            .iter()
+            .map(|(bound_transport, port)| {
+                if *bound_transport == transport {
+                    port.to_string()
+                } else {
+                    format!("{port} over {}", bound_transport.as_str().to_uppercase())
+                }
+            })
+            .collect();
         return Diagnosis::new(
             HintKind::WrongPort,
             format!(
@@ -530,6 +649,98 @@ mod tests {
                 .text
                 .contains("SO_REUSEADDR")
         );
+    }
+
+    #[test]
+    fn a_reply_padded_with_the_buffer_names_the_length_fix() {
+        let mut padded = b"HELLO".to_vec();
+        padded.resize(1024, 0);
+        let d = diagnose(TransformName::Uppercase, b"hello", &padded, false).unwrap();
+        assert!(d.finding.contains("1019 zero bytes"), "{d:?}");
+        assert!(d.hint.contains("getLength()") && d.hint.contains("sizeof"));
+    }
+
+    #[test]
+    fn a_last_character_left_alone_is_an_off_by_one() {
+        let d = diagnose(TransformName::Uppercase, b"hello", b"HELLo", false).unwrap();
+        assert!(d.hint.contains("i < n"), "{d:?}");
+    }
+
+    #[test]
+    fn several_numbers_are_not_the_count_in_words() {
+        assert_eq!(
+            diagnose(
+                TransformName::CountS,
+                b"sassy",
+                b"Lines: 3\nWords: 3",
+                false
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_reply_still_arriving_is_not_missing_its_line_ending() {
+        let d = diagnose(
+            TransformName::UppercaseLines,
+            b"hello world\n",
+            b"HELLO W",
+            true,
+        );
+        assert!(
+            d.as_ref().is_none_or(|d| !d.finding.contains("no '\\n'")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_decode_error_on_a_split_line_of_valid_text_is_a_framing_bug() {
+        let stderr = b"Traceback (most recent call last):\nUnicodeDecodeError: 'utf-8' codec can't decode byte 0xc3 in position 4: unexpected end of data\n";
+        let exit = ExitReport::Code(1);
+        let d = exited_during(
+            "server",
+            &exit,
+            stderr,
+            true,
+            "caf\u{e9} au lait\n".as_bytes(),
+        );
+        assert!(d.hint.contains("buffer") && !d.hint.starts_with("Your program decoded"));
+        // Bytes that really were invalid keep the decode hint.
+        let d = exited_during("server", &exit, stderr, true, b"\xff\xfe\n");
+        assert!(d.hint.contains("errors='replace'"));
+    }
+
+    #[test]
+    fn a_port_without_htons_is_named() {
+        let d = wrong_port(
+            3444,
+            &[(crate::lab::Transport::Udp, 29709)],
+            crate::lab::Transport::Udp,
+        );
+        assert!(d.hint.contains("htons(3444)"), "{d:?}");
+    }
+
+    #[test]
+    fn reaching_failures_are_named() {
+        let dns = b"socket.gaierror: [Errno -2] Name or service not known";
+        assert!(
+            stderr_hint(dns)
+                .unwrap()
+                .text
+                .contains("look up the host name")
+        );
+        let far = b"OSError: [Errno 101] Network is unreachable";
+        assert!(
+            stderr_hint(far)
+                .unwrap()
+                .text
+                .contains("not on this machine")
+        );
+        let argv = b"    serverName = sys.argv[1]\nIndexError: list index out of range";
+        assert!(stderr_hint(argv).unwrap().text.contains("sys.argv"));
+        let eof =
+            b"    sentence = input('Input lowercase sentence:')\nEOFError: EOF when reading a line";
+        assert!(stderr_hint(eof).unwrap().text.contains("EOFError"));
     }
 
     #[test]

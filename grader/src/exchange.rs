@@ -36,12 +36,18 @@ pub struct StepFailure {
     pub kind: FailureKind,
     pub message: String,
     pub diagnosis: Option<Diagnosis>,
+    /// Whether the lab's hint for the test fits this failure when there is
+    /// no diagnosis: it does for silence or a refused connection (the test
+    /// is about exactly that), not for a reply that arrived wrong in a way
+    /// nothing recognised, where only the facts are known to be true.
+    pub lab_hint_fits: bool,
 }
 
 impl StepFailure {
     fn fail(message: String) -> StepFailure {
         StepFailure {
             kind: FailureKind::Fail,
+            lab_hint_fits: true,
             message,
             diagnosis: None,
         }
@@ -50,6 +56,7 @@ impl StepFailure {
     fn grader(context: &str, err: std::io::Error) -> StepFailure {
         StepFailure {
             kind: FailureKind::Error,
+            lab_hint_fits: true,
             message: format!("grader error: {context}: {err}"),
             diagnosis: None,
         }
@@ -221,7 +228,8 @@ impl<'a> ServerExchange<'a> {
             | Step::RunClient { .. }
             | Step::ExpectOutput { .. }
             | Step::ExpectSent(_)
-            | Step::ExpectExit { .. } => {
+            | Step::ExpectExit { .. }
+            | Step::ExpectNoCrash => {
                 unreachable!("client steps are validated out of server tests")
             }
         }
@@ -295,7 +303,7 @@ impl<'a> ServerExchange<'a> {
     fn payload(&mut self, send: &Send) -> Vec<u8> {
         let mut bytes = match &send.payload {
             Payload::Bytes(bytes) => bytes.clone(),
-            Payload::Words(count) => sentence::words(&mut self.rng, *count),
+            Payload::Words { count, alphabet } => sentence::words(&mut self.rng, *count, *alphabet),
             Payload::Size(size) => sentence::filler(&mut self.rng, *size),
         };
         if send.newline {
@@ -403,6 +411,7 @@ impl<'a> ServerExchange<'a> {
         if from != target {
             return Err(StepFailure {
                 kind: FailureKind::Fail,
+                lab_hint_fits: true,
                 message: format!(
                     "A reply arrived from {from}, not from the server's address {target}.\n  received: {}",
                     shown(&reply)
@@ -609,6 +618,7 @@ impl<'a> ServerExchange<'a> {
             if !leftover.is_empty() {
                 return Err(StepFailure {
                     kind: FailureKind::Fail,
+                    lab_hint_fits: true,
                     message: format!(
                         "Expected your server to close the connection after its reply, but it sent more: {}.",
                         shown(&leftover)
@@ -626,6 +636,7 @@ impl<'a> ServerExchange<'a> {
                 Read_::TimedOut => {
                     return Err(StepFailure {
                         kind: FailureKind::Timeout,
+                        lab_hint_fits: true,
                         message: "Your server did not close the connection after replying.".into(),
                         diagnosis: Some(Diagnosis::new(
                             HintKind::ConnectionLeftOpen,
@@ -693,6 +704,7 @@ impl<'a> ServerExchange<'a> {
             } else {
                 FailureKind::Fail
             },
+            lab_hint_fits: diagnosis.is_none() && received.is_empty(),
             message: format!(
                 "{headline}\n  sent:     {} (on socket `{name}`)\n  expected: {expected_text}\n  received: {received_text}",
                 shown(sent)

@@ -117,6 +117,21 @@ hint_kinds! {
     ClientSentOther = "client_sent_other", "client sent something other than its input";
     ClientFailedAtEnd = "client_failed_at_end", "client did not end normally";
     ClientExitZeroOnError = "client_exit_zero_on_error", "client exits 0 when the server is silent";
+    ClientCrashed = "client_crashed", "client crashed instead of reporting the error";
+
+    // Programs that never ran (ending::NeverRan).
+    NeverRan = "never_ran", "program never ran (syntax error, bad command, JVM could not start)";
+    MissingTool = "missing_tool", "a tool is missing on the grading machine";
+
+    // Added for fair verdicts: what a reply or a program showed.
+    BufferPadding = "buffer_padding", "sent the whole receive buffer (trailing zero bytes)";
+    LastCharacter = "last_character", "last character left alone (off by one)";
+    NoHtons = "no_htons", "port bound without htons()";
+    SplitCharacter = "split_character", "decoded a line before it was complete";
+    HostLookup = "host_lookup", "could not look up the host name";
+    Unreachable = "unreachable", "tried to reach an address off this machine";
+    MissingArguments = "missing_arguments", "reads command-line arguments it was not given";
+    ReadPastInput = "read_past_input", "read standard input after it ended (EOFError)";
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod cell;
 pub mod client_test;
 pub mod conventions;
 pub mod diagnose;
+pub mod ending;
 pub mod escape;
 pub mod exchange;
 pub mod exit_code;

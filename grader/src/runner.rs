@@ -13,9 +13,10 @@ use crate::cell::{
 use crate::client_test;
 use crate::conventions;
 use crate::diagnose::{self, Diagnosis};
+use crate::ending::{self, Ending, NeverRan};
 use crate::exchange::{FailureKind, ServerExchange, StepFailure};
 use crate::hint::{Hint, HintKind};
-use crate::lab::{Lab, Part, TestCase, Transport};
+use crate::lab::{Lab, Part, Step, TestCase, Transport};
 use crate::limits::{LimitOverrides, Limits};
 use crate::outcome::{
     Isolation, Outcome, ProgramRun, SubmissionResult, SubmissionStatus, TestResult,
@@ -157,6 +158,25 @@ pub fn grade(
     Ok(graded)
 }
 
+/// The hint a failed test shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TestHint {
+    /// The lab author's hint for the test: the failure is the kind it is about.
+    Lab,
+    /// A hint read off what was observed.
+    Observed(Hint),
+    /// None: the facts in the message are all that is known to be true, and
+    /// a coding hint would name a cause nobody saw.
+    Withheld,
+}
+
+impl TestHint {
+    /// A diagnosis's hint when there is one, the lab's otherwise.
+    pub fn observed_or_lab(hint: Option<Hint>) -> TestHint {
+        hint.map_or(TestHint::Lab, TestHint::Observed)
+    }
+}
+
 /// The state of one grading run, shared by the server and client parts.
 pub(crate) struct Grading<'a> {
     pub lab: &'a Lab,
@@ -185,15 +205,17 @@ impl<'a> Grading<'a> {
         &mut self,
         test: &TestCase,
         outcome: Outcome,
-        hint: Option<Hint>,
+        hint: TestHint,
         transcript: Vec<crate::outcome::TranscriptEntry>,
         duration: Duration,
     ) {
         let hint = match outcome {
             Outcome::Pass | Outcome::Skipped { .. } | Outcome::Error { .. } => None,
-            Outcome::Fail { .. } | Outcome::Timeout { .. } => {
-                Some(hint.unwrap_or_else(|| Hint::new(HintKind::LabHint, test.hint.clone())))
-            }
+            Outcome::Fail { .. } | Outcome::Timeout { .. } => match hint {
+                TestHint::Lab => Some(Hint::new(HintKind::LabHint, test.hint.clone())),
+                TestHint::Observed(hint) => Some(hint),
+                TestHint::Withheld => None,
+            },
         };
         self.tests.push(TestResult {
             id: test.id.clone(),
@@ -214,10 +236,13 @@ impl<'a> Grading<'a> {
     /// and this code never did; the one finding is the submission's status.
     fn fail_all(&mut self, outcome: &Outcome) {
         for test in &self.lab.tests {
-            self.record(test, outcome.clone(), None, Vec::new(), Duration::ZERO);
-            if let Some(recorded) = self.tests.last_mut() {
-                recorded.hint = None;
-            }
+            self.record(
+                test,
+                outcome.clone(),
+                TestHint::Withheld,
+                Vec::new(),
+                Duration::ZERO,
+            );
         }
     }
 
@@ -349,7 +374,7 @@ impl<'a> Grading<'a> {
                     Outcome::Skipped {
                         reason: reason.clone(),
                     },
-                    None,
+                    TestHint::Withheld,
                     Vec::new(),
                     Duration::ZERO,
                 );
@@ -371,7 +396,7 @@ impl<'a> Grading<'a> {
         self.record(
             test,
             Outcome::Skipped { reason },
-            None,
+            TestHint::Withheld,
             Vec::new(),
             Duration::ZERO,
         );
@@ -385,20 +410,30 @@ impl<'a> Grading<'a> {
             ..ProgramRun::default()
         };
         let mut server: Option<RunningServer> = None;
-        let mut start_failure: Option<(String, Hint)> = None;
+        let mut start_failure: Option<StartFailure> = None;
+        // The test whose failure made the grader start the server afresh.
+        let mut restarted_after: Option<String> = None;
         for test in tests {
             let test_started = Instant::now();
             if self.skipped_for_time(test) {
                 continue;
             }
-            if let Some((first_test, hint)) = &start_failure {
-                let message =
-                    format!("Not run: your server did not start (see test `{first_test}`).");
-                let hint = hint.clone();
+            // A server that never started is one finding, on the test that
+            // tried; the others say where to look, with no hint of their own.
+            if let Some(failure) = &start_failure {
+                let message = format!(
+                    "Not run: your server did not start (see test `{}`).",
+                    failure.test_id
+                );
+                let outcome = if failure.grader_environment {
+                    Outcome::Error { message }
+                } else {
+                    Outcome::Fail { message }
+                };
                 self.record(
                     test,
-                    Outcome::Fail { message },
-                    Some(hint),
+                    outcome,
+                    TestHint::Withheld,
                     Vec::new(),
                     Duration::ZERO,
                 );
@@ -433,38 +468,54 @@ impl<'a> Grading<'a> {
                 (result, transcript, ended) = again;
                 transcript.insert(
                     0,
-                    crate::outcome::TranscriptEntry {
-                        at: Duration::ZERO,
-                        channel: "grader".into(),
-                        event: crate::outcome::TranscriptEvent::Note(
-                            "the server had stopped serving during this test; the test was run again on a fresh server"
-                                .into(),
-                        ),
-                    },
+                    grader_note(
+                        "the server had stopped serving during this test; the test was run again on a fresh server",
+                    ),
+                );
+            } else if let Some(previous) = restarted_after.take().filter(|_| fresh) {
+                transcript.insert(
+                    0,
+                    grader_note(format!(
+                        "the server was started afresh for this test, because test `{previous}` failed: what went wrong there cannot spill into this one"
+                    )),
                 );
             }
             let died = ended
                 .as_ref()
                 .and_then(|end| Some((end.exit.clone()?, end)));
-            let outcome = match (result, died) {
-                (Ok(()), _) => (Outcome::Pass, None),
+            let failed = result.is_err();
+            let (outcome, hint) = match (result, died) {
+                (Ok(()), _) => (Outcome::Pass, TestHint::Lab),
                 (Err(mut failure), Some((exit, end))) => {
                     // The server's death explains the failure better than the reply does.
                     let stderr = scrub_paths(&end.stderr.last(4096), &plan.workdir);
-                    let diagnosis = diagnose::exited("server", &exit, &stderr);
+                    let split = test
+                        .steps
+                        .iter()
+                        .any(|step| matches!(step, Step::Send(send) if !send.segments.is_empty()));
+                    let diagnosis = diagnose::exited_during(
+                        "server",
+                        &exit,
+                        &stderr,
+                        split,
+                        &sent_bytes(&transcript),
+                    );
                     failure.message = format!("{}\n{}", diagnosis.finding, failure.message);
                     failure.diagnosis = Some(diagnosis);
                     into_outcome(failure)
                 }
                 (Err(failure), None) => into_outcome(failure),
             };
-            self.record(
-                test,
-                outcome.0,
-                outcome.1,
-                transcript,
-                test_started.elapsed(),
-            );
+            self.record(test, outcome, hint, transcript, test_started.elapsed());
+            // One bug is charged once: a server that failed a test (it hung,
+            // left a connection unanswered, or answered wrongly and may be
+            // in a bad state) is stopped, and the next test starts it afresh.
+            if failed {
+                if let Some(running) = server.take() {
+                    running.stop(&mut run, &plan.workdir);
+                }
+                restarted_after = Some(test.id.clone());
+            }
         }
         if let Some(running) = server {
             running.stop(&mut run, &plan.workdir);
@@ -494,17 +545,14 @@ impl<'a> Grading<'a> {
         test: &TestCase,
         failure: StepFailure,
         started: Instant,
-    ) -> (String, Hint) {
+    ) -> StartFailure {
+        let grader_environment = failure.kind == FailureKind::Error;
         let (outcome, hint) = into_outcome(failure);
-        let hint = hint.unwrap_or_else(|| Hint::new(HintKind::LabHint, test.hint.clone()));
-        self.record(
-            test,
-            outcome,
-            Some(hint.clone()),
-            Vec::new(),
-            started.elapsed(),
-        );
-        (test.id.clone(), hint)
+        self.record(test, outcome, hint, Vec::new(), started.elapsed());
+        StartFailure {
+            test_id: test.id.clone(),
+            grader_environment,
+        }
     }
 
     /// Runs one server test against the running server. A failure after which
@@ -555,6 +603,7 @@ impl<'a> Grading<'a> {
     ) -> Result<RunningServer, StepFailure> {
         let grader_error = |message: String| StepFailure {
             kind: FailureKind::Error,
+            lab_hint_fits: true,
             message,
             diagnosis: None,
         };
@@ -572,6 +621,7 @@ impl<'a> Grading<'a> {
         loop {
             let process = cell.spawn(&spec).map_err(|err| StepFailure {
                 kind: FailureKind::Fail,
+                lab_hint_fits: true,
                 message: format!("Your server `{}` could not be started: {err}.", program.display),
                 diagnosis: Some(Diagnosis::new(
                     HintKind::CannotStart,
@@ -615,6 +665,17 @@ impl<'a> Grading<'a> {
                     continue;
                 }
             }
+            if let Some(Ending::NeverRan(never)) = exit
+                .as_ref()
+                .map(|exit| ending::classify(Some(exit), &stderr))
+            {
+                return Err(never_ran_failure(
+                    "server",
+                    &program.display,
+                    never,
+                    &stderr,
+                ));
+            }
             let diagnosis = match (readiness, exit) {
                 (_, Some(exit)) => diagnose::exited("server", &exit, &stderr),
                 (Readiness::WrongPort(bound), None) => {
@@ -631,6 +692,7 @@ impl<'a> Grading<'a> {
             };
             return Err(StepFailure {
                 kind: FailureKind::Fail,
+                lab_hint_fits: true,
                 message: diagnosis.finding.clone(),
                 diagnosis: Some(diagnosis),
             });
@@ -700,8 +762,12 @@ pub(crate) fn port_for(
     }
 }
 
-pub(crate) fn into_outcome(failure: StepFailure) -> (Outcome, Option<Hint>) {
-    let hint = failure.diagnosis.map(Diagnosis::into_hint);
+pub(crate) fn into_outcome(failure: StepFailure) -> (Outcome, TestHint) {
+    let hint = match failure.diagnosis {
+        Some(diagnosis) => TestHint::Observed(diagnosis.into_hint()),
+        None if failure.lab_hint_fits => TestHint::Lab,
+        None => TestHint::Withheld,
+    };
     let outcome = match failure.kind {
         FailureKind::Fail => Outcome::Fail {
             message: failure.message,
@@ -714,6 +780,76 @@ pub(crate) fn into_outcome(failure: StepFailure) -> (Outcome, Option<Hint>) {
         },
     };
     (outcome, hint)
+}
+
+/// The failure of a program that never got to run its own code: one finding
+/// for its part. A tool missing on the grading machine is the grader's
+/// environment, never charged to the student.
+pub(crate) fn never_ran_failure(
+    program: &str,
+    command: &str,
+    never: NeverRan,
+    stderr: &[u8],
+) -> StepFailure {
+    let tail = crate::escape::escape_lines(&stderr[stderr.len().saturating_sub(1024)..]);
+    let stderr_part = if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!(" The end of its stderr:\n{tail}")
+    };
+    let message = format!(
+        "Your {program} `{command}` never ran. {}{stderr_part}",
+        never.finding
+    );
+    match never.missing_tool {
+        Some(_) => StepFailure {
+            kind: FailureKind::Error,
+            message: format!("{message}\n{}", never.hint),
+            diagnosis: None,
+            lab_hint_fits: false,
+        },
+        None => StepFailure {
+            kind: FailureKind::Fail,
+            message,
+            diagnosis: Some(Diagnosis::new(
+                HintKind::NeverRan,
+                never.finding,
+                never.hint,
+            )),
+            lab_hint_fits: false,
+        },
+    }
+}
+
+/// A server that could not be started, as the tests after it are told.
+struct StartFailure {
+    /// The test whose outcome says why.
+    test_id: String,
+    /// The grading machine lacked what the server needs.
+    grader_environment: bool,
+}
+
+/// Everything the grader sent in a test, in order.
+fn sent_bytes(transcript: &[crate::outcome::TranscriptEntry]) -> Vec<u8> {
+    transcript
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            crate::outcome::TranscriptEvent::Sent(bytes) => Some(bytes.as_slice()),
+            crate::outcome::TranscriptEvent::Received(_)
+            | crate::outcome::TranscriptEvent::Note(_) => None,
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// A note from the grader in a test's transcript.
+pub(crate) fn grader_note(text: impl Into<String>) -> crate::outcome::TranscriptEntry {
+    crate::outcome::TranscriptEntry {
+        at: Duration::ZERO,
+        channel: "grader".into(),
+        event: crate::outcome::TranscriptEvent::Note(text.into()),
+    }
 }
 
 /// A server that is up, with the cell it runs in.

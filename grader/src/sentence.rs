@@ -4,8 +4,11 @@
 //! test's id: the same seed gives the same sentences whatever order tests run
 //! in, and the seed printed in the report reproduces a run exactly.
 
-/// Lowercase words, a few with letters whose uppercase is longer or not ASCII.
-const WORDS: &[&str] = &[
+use crate::lab::Alphabet;
+
+/// Lowercase ASCII words: every sentence of a test that is not about
+/// non-ASCII text is drawn from these alone.
+const ASCII_WORDS: &[&str] = &[
     "socket",
     "server",
     "client",
@@ -38,17 +41,15 @@ const WORDS: &[&str] = &[
     "sends",
     "receives",
     "loopback",
-    "straße",
-    "café",
-    "naïve",
-    "señor",
-    "façade",
-    "über",
     "mississippi",
     "sassafras",
     "sessions",
     "whiskers",
 ];
+
+/// Words whose uppercase is longer than they are or not ASCII, mixed in
+/// when a test asks for the `unicode` alphabet.
+const UNICODE_WORDS: &[&str] = &["straße", "café", "naïve", "señor", "façade", "über"];
 
 /// The generator for one test.
 pub fn generator(seed: u64, test_id: &str) -> fastrand::Rng {
@@ -64,10 +65,18 @@ pub fn stable_hash(text: &str) -> u64 {
     })
 }
 
-pub fn words(rng: &mut fastrand::Rng, count: usize) -> Vec<u8> {
-    let words: Vec<&str> = (0..count)
-        .map(|_| WORDS[rng.usize(..WORDS.len())])
-        .collect();
+pub fn words(rng: &mut fastrand::Rng, count: usize, alphabet: Alphabet) -> Vec<u8> {
+    let pick = |rng: &mut fastrand::Rng| match alphabet {
+        Alphabet::Ascii => ASCII_WORDS[rng.usize(..ASCII_WORDS.len())],
+        Alphabet::Unicode => {
+            let index = rng.usize(..ASCII_WORDS.len() + UNICODE_WORDS.len());
+            ASCII_WORDS
+                .get(index)
+                .copied()
+                .unwrap_or_else(|| UNICODE_WORDS[index - ASCII_WORDS.len()])
+        }
+    };
+    let words: Vec<&str> = (0..count).map(|_| pick(rng)).collect();
     words.join(" ").into_bytes()
 }
 
@@ -95,12 +104,29 @@ mod tests {
 
     #[test]
     fn the_same_seed_and_test_give_the_same_sentence() {
-        let first = words(&mut generator(7, "one-sentence"), 6);
-        let again = words(&mut generator(7, "one-sentence"), 6);
-        let other_test = words(&mut generator(7, "two-clients"), 6);
+        let first = words(&mut generator(7, "one-sentence"), 6, Alphabet::Ascii);
+        let again = words(&mut generator(7, "one-sentence"), 6, Alphabet::Ascii);
+        let other_test = words(&mut generator(7, "two-clients"), 6, Alphabet::Ascii);
         assert_eq!(first, again);
         assert_ne!(first, other_test);
         assert_eq!(first.iter().filter(|&&b| b == b' ').count(), 5);
+    }
+
+    #[test]
+    fn ascii_sentences_are_ascii_whatever_the_seed() {
+        for seed in 0..500 {
+            let sentence = words(
+                &mut generator(seed, "several-sentences"),
+                12,
+                Alphabet::Ascii,
+            );
+            assert!(sentence.is_ascii(), "seed {seed}: {sentence:?}");
+        }
+        // The unicode alphabet really mixes non-ASCII words in.
+        let mixed = (0..50).any(|seed| {
+            !words(&mut generator(seed, "non-ascii"), 12, Alphabet::Unicode).is_ascii()
+        });
+        assert!(mixed);
     }
 
     #[test]

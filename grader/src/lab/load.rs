@@ -15,7 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ClientExpectation, Conventions, Expectation, Kind, Lab, OutputStream, Part, Payload,
+    Alphabet, ClientExpectation, Conventions, Expectation, Kind, Lab, OutputStream, Part, Payload,
     PeerBehaviour, Send, SocketName, Step, TestCase, Transport, Visibility,
 };
 use crate::limits::LimitOverrides;
@@ -425,6 +425,7 @@ enum RawStep {
         text: Option<String>,
         hex: Option<String>,
         words: Option<usize>,
+        alphabet: Option<Alphabet>,
         size: Option<usize>,
         #[serde(default)]
         newline: bool,
@@ -482,6 +483,7 @@ enum RawStep {
         code: Option<i32>,
         success: Option<bool>,
     },
+    ExpectNoCrash {},
 }
 
 /// The ways to say what a reply must be; none given means the reference reply.
@@ -530,6 +532,7 @@ fn validate_steps(
                 | Step::ExpectOutput { .. }
                 | Step::ExpectSent(_)
                 | Step::ExpectExit { .. }
+                | Step::ExpectNoCrash
         );
         match (part, client_step) {
             (Part::Server, true) => {
@@ -571,7 +574,10 @@ fn validate_steps(
                 }
             }
             Step::RunClient { .. } => ran_client = true,
-            Step::ExpectOutput { .. } | Step::ExpectSent(_) | Step::ExpectExit { .. }
+            Step::ExpectOutput { .. }
+            | Step::ExpectSent(_)
+            | Step::ExpectExit { .. }
+            | Step::ExpectNoCrash
                 if !ran_client =>
             {
                 return Err(fail(
@@ -581,6 +587,7 @@ fn validate_steps(
             Step::ExpectOutput { .. }
             | Step::ExpectSent(_)
             | Step::ExpectExit { .. }
+            | Step::ExpectNoCrash
             | Step::Pause { .. }
             | Step::Serve { .. } => {}
         }
@@ -692,15 +699,22 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
             text,
             hex,
             words,
+            alphabet,
             size,
             newline,
             segments,
             pause_ms,
         } => {
+            if alphabet.is_some() && words.is_none() {
+                return Err("`alphabet` goes with `words`: it says which words are drawn".into());
+            }
             let payload = match (text, hex, words, size) {
                 (Some(text), None, None, None) => Payload::Bytes(text.into_bytes()),
                 (None, Some(hex), None, None) => Payload::Bytes(decode_hex(&hex)?),
-                (None, None, Some(words), None) => Payload::Words(words),
+                (None, None, Some(count), None) => Payload::Words {
+                    count,
+                    alphabet: alphabet.unwrap_or_default(),
+                },
                 (None, None, None, Some(size)) => Payload::Size(size),
                 _ => {
                     return Err(
@@ -802,6 +816,7 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
             },
             _ => return Err("`expect_exit` takes exactly one of `code` or `success`".into()),
         },
+        RawStep::ExpectNoCrash {} => Step::ExpectNoCrash,
     })
 }
 

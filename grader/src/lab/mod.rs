@@ -11,8 +11,8 @@ mod step;
 pub use builtin::{BUILTIN_LABS, builtin};
 pub use load::{LabError, digest, load_file, load_str};
 pub use step::{
-    ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send, SocketName, Step,
-    Transport,
+    Alphabet, ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send,
+    SocketName, Step, Transport,
 };
 
 use serde::{Deserialize, Serialize};

@@ -89,6 +89,10 @@ pub enum Step {
         code: Option<i32>,
         success: bool,
     },
+    /// Client tests: the client ended on its own terms, not by a crash in
+    /// any language (a traceback, an uncaught exception, a panic, a fatal
+    /// signal).
+    ExpectNoCrash,
 }
 
 #[derive(Clone, Debug)]
@@ -108,9 +112,24 @@ pub enum Payload {
     /// Literal bytes (from `text` or `hex`).
     Bytes(Vec<u8>),
     /// A sentence of this many words, drawn from the run's seed.
-    Words(usize),
+    Words { count: usize, alphabet: Alphabet },
     /// This many bytes of seeded lowercase text.
     Size(usize),
+}
+
+/// Which words a seeded sentence is drawn from.
+///
+/// Plain ASCII is the default, so that a test about something else (keeping
+/// serving, two clients, an empty datagram) cannot also fail a server that
+/// only gets non-ASCII letters wrong: that bug is charged once, by the tests
+/// that ask for `unicode`, whatever the seed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alphabet {
+    #[default]
+    Ascii,
+    /// ASCII words mixed with words such as `straße` and `café`.
+    Unicode,
 }
 
 /// What a reply must look like.

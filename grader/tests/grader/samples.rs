@@ -601,6 +601,82 @@ fn the_same_seed_gives_the_same_report() {
     );
 }
 
+/// How many seeds every sample is graded under by
+/// `no_verdict_depends_on_the_seed`.
+const SEEDS: u64 = 20;
+
+/// A verdict never depends on the seed: every sample's server gets the same
+/// status on every test under [`SEEDS`] seeds. Only server tests draw seeded
+/// sentences (a client test's input is written in the lab file, and a lab
+/// file cannot give a client test a seeded send), so the client tests are
+/// left out; the seeds are printed, and a failure names the seed that
+/// differed.
+#[test]
+fn no_verdict_depends_on_the_seed() {
+    let seeds: Vec<u64> = (0..SEEDS).map(|n| SEED.wrapping_add(n * 7919)).collect();
+    println!("seeds: {seeds:?}");
+    let mut jobs: Vec<(Sample, grader::lab::Lab)> = Vec::new();
+    for lab_name in LABS {
+        let mut lab = support::lab(lab_name);
+        lab.tests.retain(|test| test.part == Part::Server);
+        for sample in samples(lab_name) {
+            let has_server = sample.expected().tests.iter().any(|(id, test)| {
+                test.status != "skipped" && lab.tests.iter().any(|t| &t.id == id)
+            });
+            if has_server {
+                jobs.push((sample, lab.clone()));
+            }
+        }
+    }
+    assert!(
+        jobs.len() >= 20,
+        "only {} samples with a server",
+        jobs.len()
+    );
+    let grade = |sample: &Sample, lab: &grader::lab::Lab, seed: u64| {
+        let _slot = Slot::take();
+        let mut options = support::options(grader::cell::IsolationRequest::Auto);
+        options.seed = seed;
+        // Silence is silence after a second as after two: a shorter wait
+        // keeps twenty gradings of every sample affordable.
+        options.limits.test_ms = Some(1000);
+        let source = grader::submission::Source::Directory(sample.dir.clone());
+        let result = grader::runner::grade(lab, &source, &options).expect("grading runs");
+        let verdicts: Vec<(String, &'static str)> = result
+            .tests
+            .iter()
+            .map(|test| (test.id.clone(), test.outcome.status()))
+            .collect();
+        verdicts
+    };
+    let problems: Vec<String> = std::thread::scope(|scope| {
+        let running: Vec<_> = jobs
+            .iter()
+            .map(|(sample, lab)| {
+                let seeds = &seeds;
+                scope.spawn(move || {
+                    let first = grade(sample, lab, seeds[0]);
+                    seeds[1..].iter().find_map(|&seed| {
+                        let verdicts = grade(sample, lab, seed);
+                        (verdicts != first).then(|| {
+                            format!(
+                                "{}: seed {} gave {first:?}, seed {seed} gave {verdicts:?}",
+                                sample.label(),
+                                seeds[0]
+                            )
+                        })
+                    })
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .filter_map(|thread| thread.join().expect("a sample's thread does not panic"))
+            .collect()
+    });
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// Removes what a run's timing decides: durations, transcript times, and the
 /// port the system gave the grader's own UDP socket (named in a note).
 fn without_timings(value: &mut serde_json::Value) {

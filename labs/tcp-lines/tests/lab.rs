@@ -22,6 +22,7 @@ grader::lab_tests! {
         invalid_utf8,
         client_three_lines,
         client_many_lines,
+        client_exits,
         client_no_server,
     ],
 }

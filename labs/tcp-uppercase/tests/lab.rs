@@ -19,6 +19,7 @@ grader::lab_tests! {
         invalid_utf8,
         client_one_sentence,
         client_late_reply,
+        client_exits,
         client_no_server,
     ],
 }

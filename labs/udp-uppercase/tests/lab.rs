@@ -21,6 +21,7 @@ grader::lab_tests! {
         client_gone,
         client_one_sentence,
         client_late_reply,
+        client_exits,
         client_no_server,
     ],
 }
