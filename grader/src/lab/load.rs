@@ -683,7 +683,8 @@ fn check_step_bounds(raw: &RawStep) -> Result<(), String> {
         | RawStep::ExpectClosed { .. }
         | RawStep::RunClient { .. }
         | RawStep::ExpectOutput { .. }
-        | RawStep::ExpectExit { .. } => Ok(()),
+        | RawStep::ExpectExit { .. }
+        | RawStep::ExpectNoCrash {} => Ok(()),
     }
 }
 
