@@ -704,7 +704,14 @@ impl<'a> ServerExchange<'a> {
             } else {
                 FailureKind::Fail
             },
-            lab_hint_fits: diagnosis.is_none() && received.is_empty(),
+            // A pattern or a length is the test's own property, which its
+            // hint is about; a reply that differs from the one expected in a
+            // way nothing recognised is shown as facts alone.
+            lab_hint_fits: received.is_empty()
+                || match expectation {
+                    Expectation::Regex(_) | Expectation::Length(_) => true,
+                    Expectation::Reference | Expectation::Exact(_) => false,
+                },
             message: format!(
                 "{headline}\n  sent:     {} (on socket `{name}`)\n  expected: {expected_text}\n  received: {received_text}",
                 shown(sent)
