@@ -62,6 +62,7 @@ fn main() {
         keeper: Some(grader_binary.clone()),
         limits: Limits::default(),
         label: Some("bench".into()),
+        sandbox: None,
     };
     let tier = Cell::open(&cell_options)
         .map(|cell| format!("{} ({})", cell.tier().as_str(), cell.reason()))

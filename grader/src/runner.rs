@@ -74,6 +74,7 @@ pub fn grade(
             keeper: options.grader_binary.clone(),
             limits: limits.clone(),
             label: options.cell_label.clone(),
+            sandbox: Some(cell::Sandbox::new(scratch.path())),
         },
         deadline: started + Duration::from_millis(limits.submission_ms),
         limits,
@@ -89,6 +90,7 @@ pub fn grade(
         isolation: grading.isolation.unwrap_or_else(|| Isolation {
             tier: None,
             reason: "no program of the submission ran".into(),
+            protections: Vec::new(),
         }),
         duration: started.elapsed(),
         server,
@@ -197,6 +199,7 @@ impl<'a> Grading<'a> {
         self.isolation.get_or_insert_with(|| Isolation {
             tier: Some(cell.tier()),
             reason: cell.reason().to_string(),
+            protections: cell.protections(),
         });
         Ok(cell)
     }
@@ -294,6 +297,7 @@ impl<'a> Grading<'a> {
             .max(2 * self.limits.build_ms / 1000);
         options.limits.file_size_mb = options.limits.file_size_mb.max(2048);
         options.limits.open_files = options.limits.open_files.max(4096);
+        options.sandbox = options.sandbox.map(|sandbox| sandbox.for_build());
         let cell = Cell::open(&options).map_err(|err| {
             BuildFailure::Failed(format!("grader error: opening a cell for the build: {err}"))
         })?;

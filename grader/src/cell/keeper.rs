@@ -40,11 +40,19 @@ pub(super) enum Request {
         cwd: String,
         env: Vec<(String, String)>,
         rlimits: Rlimits,
+        confinement: Option<Box<Confinement>>,
     },
     /// Create a socket in the cell's network namespace.
     Socket { id: u64, transport: Transport },
     /// Send SIGTERM (`kill: false`) or SIGKILL to every process of the cell.
     SignalAll { kill: bool },
+}
+
+/// How the keeper confines a program it starts.
+#[derive(Serialize, Deserialize, Debug)]
+pub(super) struct Confinement {
+    pub policy: super::landlock::Policy,
+    pub drop_capabilities: bool,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -190,6 +198,7 @@ fn handle(
             cwd,
             env,
             rlimits,
+            confinement,
         } => {
             if fds.len() != 3 {
                 return send(
@@ -213,12 +222,27 @@ fn handle(
                 .stdin(Stdio::from(stdin))
                 .stdout(Stdio::from(stdout))
                 .stderr(Stdio::from(stderr));
+            // The keeper is single-threaded: the ruleset is built here, and
+            // only applied between fork and exec.
+            let drop_capabilities = confinement
+                .as_ref()
+                .is_some_and(|confinement| confinement.drop_capabilities);
+            let confined = confinement.is_some();
+            let ruleset = confinement
+                .and_then(|confinement| super::landlock::Ruleset::build(&confinement.policy).ok());
             // SAFETY: only async-signal-safe calls between fork and exec.
             unsafe {
                 command.pre_exec(move || {
                     nix::unistd::setsid()?;
                     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                    rlimits.apply()
+                    rlimits.apply()?;
+                    if drop_capabilities {
+                        super::sandbox::Credentials::RootWithoutCapabilities {
+                            file_override: false,
+                        }
+                        .apply()?;
+                    }
+                    super::lock_down(ruleset.as_ref(), confined)
                 });
             }
             match command.spawn() {

@@ -11,7 +11,7 @@ use crate::limits::Limits;
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub struct Rlimits {
     cpu_seconds: u64,
-    address_space: u64,
+    data: u64,
     file_size: u64,
     open_files: u64,
     processes: Option<u64>,
@@ -25,7 +25,7 @@ impl Rlimits {
         const MIB: u64 = 1024 * 1024;
         Rlimits {
             cpu_seconds: limits.cpu_seconds,
-            address_space: limits.memory_mb.saturating_mul(MIB),
+            data: limits.memory_mb.saturating_mul(MIB),
             file_size: limits.file_size_mb.saturating_mul(MIB),
             open_files: limits.open_files,
             processes: count_processes.then_some(limits.processes),
@@ -36,7 +36,11 @@ impl Rlimits {
     pub fn apply(&self) -> std::io::Result<()> {
         // The soft CPU limit sends SIGXCPU; the hard one a second later SIGKILL.
         setrlimit(Resource::RLIMIT_CPU, self.cpu_seconds, self.cpu_seconds + 1)?;
-        setrlimit(Resource::RLIMIT_AS, self.address_space, self.address_space)?;
+        // The data segment, not the address space: runtimes such as the JVM
+        // and Go reserve far more address space than they ever touch, and
+        // RLIMIT_DATA counts only private writable memory (heap, anonymous
+        // mappings, thread stacks), which is what a memory bomb grows.
+        setrlimit(Resource::RLIMIT_DATA, self.data, self.data)?;
         setrlimit(Resource::RLIMIT_FSIZE, self.file_size, self.file_size)?;
         setrlimit(Resource::RLIMIT_NOFILE, self.open_files, self.open_files)?;
         // Core dumps of a crashing submission would only fill the disk.

@@ -15,16 +15,22 @@
 mod capture;
 mod exit;
 pub mod keeper;
+pub mod landlock;
 mod limits;
 mod namespace;
 mod port_lock;
 mod process;
 pub mod procfs;
+mod protections;
+mod sandbox;
+mod seccomp;
 
 pub use capture::{Capture, Captured};
 pub use exit::ExitWatch;
 pub use port_lock::PortLock;
 pub use procfs::Listener;
+pub use protections::{Guard, Protection};
+pub use sandbox::Sandbox;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -75,6 +81,9 @@ pub struct CellOptions {
     /// Put into every cell's marker after the grader's pid, so that the
     /// processes of one batch or one test can be told from any other's.
     pub label: Option<String>,
+    /// What the grading's programs may reach; `None` leaves them the
+    /// grader's own view and user (tests of the cells themselves).
+    pub sandbox: Option<Sandbox>,
 }
 
 /// The address the grader reaches a cell's programs on.
@@ -145,6 +154,7 @@ pub struct Cell {
     reason: String,
     marker: String,
     limits: Limits,
+    sandbox: Option<Sandbox>,
 }
 
 static NEXT_CELL: AtomicU64 = AtomicU64::new(0);
@@ -187,6 +197,7 @@ impl Cell {
             reason,
             marker,
             limits: options.limits.clone(),
+            sandbox: options.sandbox.clone(),
         })
     }
 
@@ -227,6 +238,132 @@ impl Cell {
         &self.reason
     }
 
+    /// Which protections this cell's programs run under.
+    pub fn protections(&self) -> Vec<Protection> {
+        let tier = self.tier();
+        let abi = landlock::abi();
+        let sandbox = self.sandbox.as_ref();
+        let landlocked = sandbox.is_some() && abi > 0;
+        let mut list = Vec::new();
+        list.push(match (tier, harden_grader()) {
+            (Tier::Namespace, _) => Protection::held(
+                Guard::GraderMemory,
+                "the grader is outside the cell's PID namespace: programs cannot name it",
+            ),
+            (Tier::Process, true) => Protection::held(
+                Guard::GraderMemory,
+                "the grader and the stand-ins are not dumpable: no ptrace, no /proc/<pid>/mem or environ",
+            ),
+            (Tier::Process, false) => Protection::missing(
+                Guard::GraderMemory,
+                "the grader could not make itself non-dumpable",
+            ),
+        });
+        list.push(Protection::held(
+            Guard::Terminal,
+            "every program leads a session of its own, without a controlling terminal",
+        ));
+        list.push(Protection::held(
+            Guard::Cleanup,
+            match tier {
+                Tier::Namespace => "a PID namespace: when its init dies, the kernel kills every process in it",
+                Tier::Process => "a subreaper stand-in under every program kills all its descendants, and dies with the grader",
+            },
+        ));
+        let root = nix::unistd::Uid::effective().is_root();
+        list.push(match (sandbox, tier) {
+            (None, _) => Protection::missing(Guard::User, "no sandbox: programs run as the grader's user"),
+            (Some(_), _) if !root => {
+                Protection::held(Guard::User, "programs run as the grader's own user, which is not root")
+            }
+            (Some(sandbox), Tier::Process) => match sandbox.uid() {
+                Some(uid) => Protection::held(
+                    Guard::User,
+                    format!(
+                        "programs run as uid {uid}, leased to this grading (as root without any \
+                         capability when their toolchain is not reachable by an unprivileged user)"
+                    ),
+                ),
+                None => Protection::missing(
+                    Guard::User,
+                    "no unprivileged uid was free: programs run as root without any capability",
+                ),
+            },
+            (Some(_), Tier::Namespace) => Protection::missing(
+                Guard::User,
+                "the cell's root is the grader's root on files; it holds no capability and Landlock limits what it reaches",
+            ),
+        });
+        list.push(if landlocked {
+            Protection::held(
+                Guard::Files,
+                format!(
+                    "Landlock ABI {abi}: the scratch copy read-write, the system and toolchains read-only, nothing else"
+                ),
+            )
+        } else if sandbox.is_none() {
+            Protection::missing(Guard::Files, "no sandbox: programs see the grader's files")
+        } else {
+            Protection::missing(Guard::Files, "the kernel has no Landlock: programs see what their user can")
+        });
+        list.push(match tier {
+            Tier::Namespace => Protection::held(
+                Guard::TcpPorts,
+                "a network namespace of its own, with only a loopback interface",
+            ),
+            Tier::Process if landlocked && abi >= 4 => Protection::held(
+                Guard::TcpPorts,
+                format!("Landlock ABI {abi}: TCP bind and connect only on the test's port"),
+            ),
+            Tier::Process => Protection::missing(
+                Guard::TcpPorts,
+                "TCP needs Landlock ABI 4: programs can bind and connect to any port",
+            ),
+        });
+        list.push(match tier {
+            Tier::Namespace => Protection::held(
+                Guard::Signals,
+                "a PID namespace: nothing outside the cell can be named",
+            ),
+            Tier::Process if landlocked && abi >= 6 => Protection::held(
+                Guard::Signals,
+                format!("Landlock ABI {abi}: signals and abstract Unix sockets scoped to the cell"),
+            ),
+            Tier::Process => Protection::missing(
+                Guard::Signals,
+                "scoping needs Landlock ABI 6: programs may signal other processes of their user",
+            ),
+        });
+        list.push(Protection::missing(
+            Guard::Memory,
+            format!(
+                "per process only: {} MiB of data each (RLIMIT_DATA)",
+                self.limits.memory_mb
+            ),
+        ));
+        list.push(match (tier, sandbox.and_then(Sandbox::uid)) {
+            (Tier::Namespace, _) => Protection::held(
+                Guard::Processes,
+                format!(
+                    "{} processes (RLIMIT_NPROC in the cell's user namespace)",
+                    self.limits.processes
+                ),
+            ),
+            (Tier::Process, Some(uid)) => Protection::held(
+                Guard::Processes,
+                format!(
+                    "{} processes for uid {uid} (RLIMIT_NPROC)",
+                    self.limits.processes
+                ),
+            ),
+            (Tier::Process, None) => Protection::missing(
+                Guard::Processes,
+                "RLIMIT_NPROC would count every process of the grader's user, so none is set",
+            ),
+        });
+        list
+    }
+
     /// The environment entry marking this cell's processes.
     pub fn marker(&self) -> String {
         format!("{CELL_MARKER_VAR}={}", self.marker)
@@ -236,9 +373,33 @@ impl Cell {
         let mut spec = spec.clone();
         spec.env
             .push((CELL_MARKER_VAR.to_string(), self.marker.clone()));
+        let confinement = match &self.sandbox {
+            Some(sandbox) => {
+                // The process tier's programs run as the leased user, who
+                // must own the copy; a namespace cell's root is the
+                // grader's own user on files.
+                if self.tier() == Tier::Process {
+                    sandbox.hand_over().map_err(std::io::Error::other)?;
+                }
+                // Where the network is shared, TCP is limited to the port the
+                // program was given; a namespace cell's network is its own.
+                let tcp_ports = match self.tier() {
+                    Tier::Process => Some(
+                        spec.env
+                            .iter()
+                            .filter(|(key, _)| key == "SOCKLAB_PORT")
+                            .filter_map(|(_, port)| port.parse().ok())
+                            .collect(),
+                    ),
+                    Tier::Namespace => None,
+                };
+                Some(sandbox.confinement(&spec.program, &spec.args, &spec.env, tcp_ports))
+            }
+            None => None,
+        };
         match &self.backend {
-            Backend::Process => process::spawn(&spec, &self.limits),
-            Backend::Namespace(keeper) => keeper.spawn(&spec, &self.limits),
+            Backend::Process => process::spawn(&spec, &self.limits, confinement),
+            Backend::Namespace(keeper) => keeper.spawn(&spec, &self.limits, confinement),
         }
     }
 
@@ -345,9 +506,26 @@ impl Cell {
 /// read its environment (`/proc/<pid>/environ`), and neither can they for the
 /// stand-ins forked from it, which inherit the flag (a program gets its own
 /// back when it execs).
-pub(crate) fn harden_grader() {
+pub(crate) fn harden_grader() -> bool {
     static DONE: OnceLock<bool> = OnceLock::new();
-    DONE.get_or_init(|| nix::sys::prctl::set_dumpable(false).is_ok());
+    *DONE.get_or_init(|| nix::sys::prctl::set_dumpable(false).is_ok())
+}
+
+/// The last step before a program execs: `no_new_privs`, its Landlock
+/// ruleset when there is one, and for a sandboxed program the filter that
+/// keeps it off Unix sockets. Async-signal-safe.
+pub(crate) fn lock_down(
+    ruleset: Option<&landlock::Ruleset>,
+    confined: bool,
+) -> std::io::Result<()> {
+    match ruleset {
+        Some(ruleset) => ruleset.restrict_self()?,
+        None => nix::sys::prctl::set_no_new_privs()?,
+    }
+    if confined {
+        seccomp::forbid_unix_sockets()?;
+    }
+    Ok(())
 }
 
 /// A pipe whose ends close on exec. The grader starts programs from many

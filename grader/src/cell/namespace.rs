@@ -17,6 +17,7 @@ use socket2::Socket;
 
 use super::keeper::{self, KEEPER_ARG, Reply, Request};
 use super::limits::Rlimits;
+use super::sandbox::Confinement;
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
 use crate::lab::Transport;
 use crate::limits::Limits;
@@ -126,7 +127,12 @@ impl Keeper {
         *next
     }
 
-    pub fn spawn(&self, spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
+    pub fn spawn(
+        &self,
+        spec: &SpawnSpec,
+        limits: &Limits,
+        confinement: Option<Confinement>,
+    ) -> std::io::Result<CellProcess> {
         let (stdout_read, stdout_write) = super::cloexec_pipe()?;
         let (stderr_read, stderr_write) = super::cloexec_pipe()?;
         // A pipe either way: fed then closed for a client, idle and open for
@@ -139,6 +145,15 @@ impl Keeper {
             cwd: spec.cwd.to_string_lossy().into_owned(),
             env: spec.env.clone(),
             rlimits: Rlimits::new(limits, true),
+            confinement: confinement.map(|confinement| {
+                Box::new(keeper::Confinement {
+                    policy: confinement.policy,
+                    // Root inside the cell keeps no capability either: it needs
+                    // none to serve, and without them it cannot remount, unshare
+                    // or reconfigure the cell's network.
+                    drop_capabilities: true,
+                })
+            }),
         };
         let (reply, _) = self.request(&request, &[stdin_read, stdout_write, stderr_write])?;
         let pid = match reply {

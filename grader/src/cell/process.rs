@@ -15,17 +15,33 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::{SigSet, Signal, kill, killpg};
 use nix::unistd::{ForkResult, Pid};
 
+use super::landlock::Ruleset;
 use super::limits::Rlimits;
 use super::procfs::{self, Listener};
+use super::sandbox::{Confinement, Credentials};
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
 use crate::lab::Transport;
 use crate::limits::Limits;
 use crate::outcome::ExitReport;
 use std::path::Path;
 
-pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> {
+pub fn spawn(
+    spec: &SpawnSpec,
+    limits: &Limits,
+    confinement: Option<Confinement>,
+) -> std::io::Result<CellProcess> {
     super::harden_grader();
-    let rlimits = Rlimits::new(limits, false);
+    let credentials = confinement
+        .as_ref()
+        .map(|confinement| confinement.credentials)
+        .unwrap_or(Credentials::Unchanged);
+    // A kernel without Landlock leaves the program unconfined; the result's
+    // protections say so.
+    let confined = confinement.is_some();
+    let ruleset = confinement.and_then(|confinement| Ruleset::build(&confinement.policy).ok());
+    // RLIMIT_NPROC counts every process of the real user: meaningful only
+    // when that user is the grading's own.
+    let rlimits = Rlimits::new(limits, matches!(credentials, Credentials::Become { .. }));
     let (stdout_read, stdout_write) = super::cloexec_pipe()?;
     let (stderr_read, stderr_write) = super::cloexec_pipe()?;
     let grader = nix::unistd::getpid();
@@ -53,12 +69,19 @@ pub fn spawn(spec: &SpawnSpec, limits: &Limits) -> std::io::Result<CellProcess> 
             // Signals the stand-in acts on are blocked before the fork, so
             // none is lost before it waits for them; the program unblocks them.
             stand_in_signals().thread_block()?;
+            let stand_in_pid = nix::unistd::getpid();
             match nix::unistd::fork()? {
                 ForkResult::Child => {
-                    // If the stand-in dies, so does the program.
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                     SigSet::empty().thread_set_mask()?;
-                    rlimits.apply()
+                    rlimits.apply()?;
+                    credentials.apply()?;
+                    // If the stand-in dies, so does the program. Set after the
+                    // change of user, which clears it.
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                    if nix::unistd::getppid() != stand_in_pid {
+                        return Err(std::io::Error::other("the stand-in is gone"));
+                    }
+                    super::lock_down(ruleset.as_ref(), confined)
                 }
                 ForkResult::Parent { child } => stand_in(child, grader),
             }

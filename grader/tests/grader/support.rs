@@ -99,6 +99,7 @@ pub fn namespaces_available() -> bool {
         keeper: Some(grader_binary()),
         limits: grader::limits::Limits::default(),
         label: None,
+        sandbox: None,
     };
     grader::cell::Cell::open(&options).is_ok()
 }
