@@ -187,6 +187,8 @@ pub struct Isolation {
     /// `None` when nothing of the submission ran.
     pub tier: Option<crate::cell::Tier>,
     pub reason: String,
+    /// What the cells guarded against, and what they could not.
+    pub protections: Vec<crate::cell::Protection>,
 }
 
 /// How one of the submission's programs ran.

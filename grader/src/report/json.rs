@@ -40,6 +40,7 @@ pub struct JsonResult<'a> {
 pub struct JsonIsolation<'a> {
     pub tier: Option<&'static str>,
     pub reason: &'a str,
+    pub protections: &'a [crate::cell::Protection],
 }
 
 #[derive(Serialize)]
@@ -98,6 +99,7 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
         isolation: JsonIsolation {
             tier: result.isolation.tier.map(|tier| tier.as_str()),
             reason: &result.isolation.reason,
+            protections: &result.isolation.protections,
         },
         duration_ms: result.duration.as_millis() as u64,
         notes: result.notes.iter().map(|note| escape_text(note)).collect(),

@@ -610,6 +610,7 @@ fn hostile_result() -> SubmissionResult {
         isolation: Isolation {
             tier: Some(Tier::Process),
             reason: HOSTILE_TEXT.to_string(),
+            protections: Vec::new(),
         },
         duration: Duration::from_millis(1500),
         server: Some(ProgramRun {
