@@ -76,6 +76,23 @@ fn run_suite(isolation: IsolationRequest, label: &str) {
     let mut options = support::options(isolation);
     options.limits = expected.limits.clone();
     options.cell_label = Some(label.to_string());
+    // What `looks-outside` must not reach: a canary file and a listening Unix
+    // socket in the temporary directory, as a classmate's copy or a host
+    // service would be.
+    let canaries = tempfile::Builder::new()
+        .prefix(&format!("canary-{label}-"))
+        .tempdir()
+        .unwrap();
+    std::fs::write(canaries.path().join("secret.txt"), b"SOCKLAB-CANARY").unwrap();
+    // At a path `looks-outside` knows, as a host service's would be.
+    let tier_name = match isolation {
+        IsolationRequest::Namespace => "namespace",
+        IsolationRequest::Process | IsolationRequest::Auto => "process",
+    };
+    let socket_path = PathBuf::from(format!("/tmp/socklab-canary-{tier_name}.sock"));
+    let _ = std::fs::remove_file(&socket_path);
+    let host_socket = std::os::unix::net::UnixListener::bind(&socket_path).unwrap();
+    host_socket.set_nonblocking(true).unwrap();
     let deadline = Duration::from_millis(
         expected
             .limits
@@ -123,6 +140,11 @@ fn run_suite(isolation: IsolationRequest, label: &str) {
         escaped.is_empty(),
         "processes that left the tree and dropped the marker survived: {escaped:?}"
     );
+    assert!(
+        host_socket.accept().is_err(),
+        "a submission connected to a Unix socket outside its cell"
+    );
+    let _ = std::fs::remove_file(&socket_path);
 
     for (name, result, took) in &results {
         let want = &expected.submissions[name];
@@ -442,4 +464,44 @@ fn a_hanging_client_is_stopped_at_its_deadline() {
     let survivors =
         procfs::processes_marked_with_prefix(&format!("{}-hanging-client-", std::process::id()));
     assert!(survivors.is_empty(), "{survivors:?}");
+}
+
+/// A correct Java UDP server (`fixtures/runtimes/java-udp-server`, built
+/// with `javac` in its cell) passes every server test under the default
+/// limits in each tier: the JVM's threads, its reserved address space and
+/// its start-up time all fit.
+#[test]
+fn a_jvm_starts_and_serves_under_the_default_limits() {
+    let has_javac = std::process::Command::new("javac")
+        .arg("-version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_javac {
+        eprintln!("skipped: no javac on this machine (.ci/run installs a JDK)");
+        return;
+    }
+    let lab = support::lab("udp-uppercase");
+    let server_points: u32 = lab
+        .tests
+        .iter()
+        .filter(|test| test.part == grader::lab::Part::Server)
+        .map(|test| test.points)
+        .sum();
+    let source = Source::Directory(repo().join("fixtures/runtimes/java-udp-server"));
+    let mut tiers = vec![IsolationRequest::Process];
+    if support::namespaces_available() {
+        tiers.push(IsolationRequest::Namespace);
+    } else {
+        eprintln!("skipped the namespace tier: this kernel refuses unprivileged namespaces");
+    }
+    for isolation in tiers {
+        let result = grade(&lab, &source, &support::options(isolation)).unwrap();
+        assert_eq!(result.status.as_str(), "graded", "{}", summary(&result));
+        assert_eq!(
+            result.score(),
+            server_points,
+            "{isolation:?}:\n{}",
+            summary(&result)
+        );
+    }
 }
