@@ -230,6 +230,7 @@ mod tests {
             isolation: Isolation {
                 tier: None,
                 reason: "test".into(),
+                protections: Vec::new(),
             },
             duration: Duration::from_millis(5),
             server: None,
