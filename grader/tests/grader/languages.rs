@@ -56,7 +56,6 @@ fn a_java_server_is_compiled_and_run_without_a_manifest() {
 /// The acceptance test of a JVM under the default limits: a correct Java
 /// UDP server, written for this project, passes every core test.
 #[test]
-#[ignore = "a JVM cannot start under the default limits yet (an address-space memory limit, 64 processes): run with --ignored once the cells allow it"]
 fn a_correct_java_udp_server_passes_every_core_test_under_the_default_limits() {
     if !(installed("javac") && installed("java")) {
         return;
