@@ -12,10 +12,16 @@
 //!    textbook's Python programs, buggy ones) graded with `grader::batch` at
 //!    several job counts: submissions per second, the speed-up, and the
 //!    grader's peak memory (VmHWM), also for a class twice as large.
+//! 4. The HTML reports of a class of 500 results (real gradings of the
+//!    bundled samples, repeated): rebuilding the gradebook from the result
+//!    files, rendering the class report, and rendering every student's page,
+//!    with the time each takes and the files' sizes.
 //!
 //! Environment: `SOCKLAB_BENCH_CLASS` submissions per kind (default 8, so 24
 //! per class), `SOCKLAB_BENCH_JOBS` the job counts (default `1,2,4`),
-//! `SOCKLAB_BENCH_ISOLATION` `auto`, `namespace` or `process`.
+//! `SOCKLAB_BENCH_ISOLATION` `auto`, `namespace` or `process`,
+//! `SOCKLAB_BENCH_REPORT` the results in the HTML report (default 500),
+//! `SOCKLAB_BENCH_ONLY=report` for the HTML figures alone.
 //!
 //! It runs in-process, as `grader batch` does, so the figures are the grader
 //! library's own; the keeper processes of namespace cells are not in VmHWM.
@@ -79,6 +85,15 @@ fn main() {
     );
     println!();
 
+    // SOCKLAB_BENCH_ONLY=report measures the HTML reports alone.
+    if std::env::var("SOCKLAB_BENCH_ONLY").as_deref() == Ok("report") {
+        report_figures(
+            &grader_binary,
+            isolation,
+            env_number("SOCKLAB_BENCH_REPORT").unwrap_or(500),
+        );
+        return;
+    }
     let startup = readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 20 });
     per_test_figures(
         &grader_binary,
@@ -87,6 +102,101 @@ fn main() {
         if quick { 1 } else { 5 },
     );
     class_figures(&grader_binary, isolation, per_kind, &job_counts);
+    println!();
+    report_figures(
+        &grader_binary,
+        isolation,
+        env_number("SOCKLAB_BENCH_REPORT").unwrap_or(if quick { 50 } else { 500 }),
+    );
+}
+
+/// The samples whose results make the report's class: every verdict, many
+/// hint kinds, and one that cannot run.
+const REPORT_SAMPLES: [&str; 6] = [
+    "textbook",
+    "echo",
+    "ascii-only-upper",
+    "python2-print",
+    "serves-one-then-exits",
+    "keeps-connection-open",
+];
+
+fn report_figures(grader_binary: &Path, isolation: IsolationRequest, count: usize) {
+    use grader::gradebook::{self, html as class_html};
+    use grader::report::{Audience, html, json};
+
+    let lab = builtin(CLASS_LAB);
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/submissions")
+        .join(CLASS_LAB);
+    let empty = scratch.path().join("empty");
+    std::fs::create_dir_all(&empty).expect("an empty submission");
+    let mut sources: Vec<PathBuf> = REPORT_SAMPLES
+        .iter()
+        .map(|name| fixtures.join(name))
+        .collect();
+    sources.push(empty);
+    let options = GradeOptions {
+        seed: 9,
+        isolation,
+        grader_binary: Some(grader_binary.to_path_buf()),
+        limits: Default::default(),
+        overrides: Overrides::default(),
+        cell_label: Some("bench".into()),
+    };
+    let results: Vec<String> = sources
+        .iter()
+        .map(|source| {
+            let result = runner::grade(&lab, &Source::Directory(source.clone()), &options)
+                .expect("grading runs");
+            json::render(&result, Audience::default())
+        })
+        .collect();
+    let dir = scratch.path().join("results");
+    std::fs::create_dir_all(&dir).expect("a results directory");
+    for index in 0..count {
+        let name = format!("student-{index:04}.json");
+        std::fs::write(dir.join(name), &results[index % results.len()]).expect("a result file");
+    }
+    println!(
+        "HTML reports of {count} {CLASS_LAB} results ({} gradings repeated)",
+        results.len()
+    );
+    let started = Instant::now();
+    let (book, files) = gradebook::results::gradebook(&dir).expect("the results read back");
+    let reading = started.elapsed();
+    let started = Instant::now();
+    let class = class_html::render(&class_html::ClassReport {
+        gradebook: &book,
+        pages: &Default::default(),
+        notes: &[],
+    });
+    let rendering = started.elapsed();
+    let started = Instant::now();
+    let mut page_bytes = 0;
+    for path in files.files.values() {
+        let text = std::fs::read_to_string(path).expect("a result file");
+        let stored = html::StoredResult::from_json(&text).expect("a result");
+        page_bytes += html::render_stored(&stored, Audience::default(), None).len();
+    }
+    let pages = started.elapsed();
+    println!(
+        "  gradebook from {} result files: {:>7.1} ms",
+        files.files.len(),
+        reading.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  class report:                    {:>7.1} ms, {:.0} KiB",
+        rendering.as_secs_f64() * 1000.0,
+        class.len() as f64 / 1024.0
+    );
+    println!(
+        "  {} student pages:               {:>7.1} ms, {:.1} KiB each on average",
+        files.files.len(),
+        pages.as_secs_f64() * 1000.0,
+        page_bytes as f64 / 1024.0 / files.files.len().max(1) as f64
+    );
 }
 
 fn env_number(name: &str) -> Option<usize> {

@@ -101,6 +101,31 @@ fn is_noncharacter(c: char) -> bool {
     (0xfdd0..=0xfdef).contains(&code) || code & 0xfffe == 0xfffe
 }
 
+/// Makes text safe as HTML text and as a quoted attribute value: the five
+/// characters HTML gives meaning to become entities, and control and
+/// direction-changing characters (other than newline and tab) are shown as
+/// `\u{..}` escapes, as [`escape`] shows them. Student bytes reach a page
+/// through [`escape`] first and this second, so the page shows what was sent
+/// and no byte of it is markup.
+pub fn html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            '\n' | '\t' => escaped.push(c),
+            c if c.is_control() || is_invisible_format(c) || is_noncharacter(c) => {
+                let _ = write!(escaped, "\\u{{{:x}}}", c as u32);
+            }
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
 /// Escapes text a submission printed, line by line: newlines stay real line
 /// breaks (so a stderr tail reads as lines) but every line is escaped, and
 /// none can act as a CI workflow command where a report is printed in a log.
@@ -195,6 +220,15 @@ mod tests {
             "socklab.toml, line 2: unknown field `a\n\\u{3a}:error::x\\u{d}\\u{1b}[2J`\\n"
         );
         assert_eq!(escape_text("tab\tand \u{202e}"), "tab\tand \\u{202e}");
+    }
+
+    #[test]
+    fn html_holds_no_markup_and_no_control_characters() {
+        assert_eq!(
+            html("<script>\"'&\u{1b}[31m\r\n\u{202e}ok"),
+            "&lt;script&gt;&quot;&#39;&amp;\\u{1b}[31m\\u{d}\n\\u{202e}ok"
+        );
+        assert_eq!(html("straße"), "straße");
     }
 
     #[test]

@@ -28,5 +28,6 @@ pub mod report;
 pub mod runner;
 pub mod scratch;
 pub mod sentence;
+pub mod sha256;
 pub mod submission;
 pub mod transform;

@@ -36,6 +36,9 @@ enum Command {
     Batch(BatchArgs),
     /// Join the gradebooks of a batch graded in shards.
     Merge(MergeArgs),
+    /// Write the class report (one HTML file) of a gradebook or of a
+    /// results directory, and with --pages a page per submission.
+    Report(ReportArgs),
 }
 
 #[derive(Args)]
@@ -103,6 +106,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Grade(args) => grade(args),
         Command::Batch(args) => batch(args),
         Command::Merge(args) => merge(args),
+        Command::Report(args) => report_command(args),
     }
 }
 
@@ -403,6 +407,9 @@ struct BatchArgs {
     /// Also write the gradebook as CSV: a row per submission, a column per test.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
+    /// Also write the class report: one self-contained HTML file.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Keep each submission's full JSON result in DIR as `<name>.json`; a
     /// rerun skips the submissions already there.
     #[arg(long, value_name = "DIR")]
@@ -436,6 +443,28 @@ struct MergeArgs {
     /// Also write the merged gradebook as CSV.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
+    /// Also write the class report of the merged gradebook (HTML).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// A gradebook (`grader batch -o`, `grader merge -o`) or a results
+    /// directory (`grader batch --results-dir`).
+    #[arg(value_name = "GRADEBOOK|RESULTS-DIR")]
+    source: PathBuf,
+    /// Write the class report (HTML) to FILE.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Also write each submission's page into DIR as `<name>.html`, linked
+    /// from the class report. Needs the result files: the results directory
+    /// given as the source, or --results.
+    #[arg(long, value_name = "DIR")]
+    pages: Option<PathBuf>,
+    /// Where the result files are, when the source is a gradebook.
+    #[arg(long, value_name = "DIR")]
+    results: Option<PathBuf>,
 }
 
 fn batch(args: BatchArgs) -> Result<i32> {
@@ -481,6 +510,9 @@ fn batch(args: BatchArgs) -> Result<i32> {
         args.output.as_deref(),
         args.csv.as_deref(),
     )?;
+    if let Some(path) = &args.html {
+        write_class_report(path, &finished.gradebook, &Default::default(), &[])?;
+    }
     say(&finished.report());
     // As a shell reports a process its signal ended: 128 + the signal.
     Ok(finished
@@ -505,6 +537,14 @@ fn merge(args: MergeArgs) -> Result<i32> {
         say(&format!("grader: warning: {warning}\n"));
     }
     write_gradebook(&merged.gradebook, Some(&args.output), args.csv.as_deref())?;
+    if let Some(path) = &args.html {
+        write_class_report(
+            path,
+            &merged.gradebook,
+            &Default::default(),
+            &merged.warnings,
+        )?;
+    }
     say(&merged
         .gradebook
         .summary
@@ -528,4 +568,71 @@ fn write_gradebook(
         write_atomically(path, grader::gradebook::csv::render(book).as_bytes())?;
     }
     Ok(())
+}
+
+fn report_command(args: ReportArgs) -> Result<i32> {
+    use grader::gradebook::{Gradebook, results};
+
+    let bad = |err: String| anyhow::Error::from(BadInput(err));
+    let (book, files) = if args.source.is_dir() {
+        let (book, files) = results::gradebook(&args.source).map_err(bad)?;
+        (book, Some(files))
+    } else {
+        let text = std::fs::read_to_string(&args.source)
+            .map_err(|err| bad(format!("reading `{}`: {err}", args.source.display())))?;
+        let book = Gradebook::from_json(&text)
+            .map_err(|err| bad(format!("`{}`: {err}", args.source.display())))?;
+        let files = args
+            .results
+            .as_deref()
+            .map(results::list)
+            .transpose()
+            .map_err(bad)?;
+        (book, files)
+    };
+    if let Some(files) = &files {
+        for skipped in &files.skipped {
+            say(&format!("grader: warning: passed over {skipped}\n"));
+        }
+    }
+    let mut pages = std::collections::BTreeMap::new();
+    if let Some(dir) = &args.pages {
+        let Some(files) = &files else {
+            return Err(bad(
+                "--pages needs the result files: give the results directory, or --results DIR"
+                    .into(),
+            ));
+        };
+        // Only the submissions of this gradebook get a page.
+        let wanted = files
+            .files
+            .iter()
+            .filter(|(name, _)| book.submissions.iter().any(|row| &row.name == *name))
+            .map(|(name, path)| (name.clone(), path.clone()))
+            .collect();
+        pages = grader::gradebook::html::write_pages(&wanted, dir, &args.output)
+            .map_err(|err| anyhow::anyhow!(err))?;
+        say(&format!(
+            "grader: wrote {} pages into {}\n",
+            pages.len(),
+            dir.display()
+        ));
+    }
+    write_class_report(&args.output, &book, &pages, &[])?;
+    say(&book.summary.describe(book.max_score));
+    Ok(exit_code::GRADED)
+}
+
+fn write_class_report(
+    path: &Path,
+    book: &grader::gradebook::Gradebook,
+    pages: &std::collections::BTreeMap<String, String>,
+    notes: &[String],
+) -> Result<()> {
+    let page = grader::gradebook::html::render(&grader::gradebook::html::ClassReport {
+        gradebook: book,
+        pages,
+        notes,
+    });
+    write_atomically(path, page.as_bytes())
 }

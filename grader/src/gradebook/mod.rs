@@ -10,7 +10,9 @@
 //! spreadsheets and terminals.
 
 pub mod csv;
+pub mod html;
 pub mod merge;
+pub mod results;
 pub mod summary;
 pub mod table;
 

@@ -6,6 +6,7 @@ pub mod autolab;
 mod feedback;
 pub mod github;
 pub mod gradescope;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -43,6 +44,9 @@ pub enum Format {
     Junit,
     /// Feedback lines, then Autolab's `{"scores": ...}` last line.
     Autolab,
+    /// One self-contained HTML page: each test's verdict, message, hint
+    /// and transcript, for a browser or for printing.
+    Html,
 }
 
 pub fn render(
@@ -58,5 +62,6 @@ pub fn render(
         Format::Github => github::render(result, audience),
         Format::Junit => junit::render(result, audience),
         Format::Autolab => autolab::render(result, audience),
+        Format::Html => html::render(result, audience),
     }
 }

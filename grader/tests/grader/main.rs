@@ -9,6 +9,7 @@ mod batch;
 mod cli;
 mod files;
 mod formats;
+mod html;
 mod lab_fuzz;
 mod labs;
 mod languages;
