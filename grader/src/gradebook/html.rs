@@ -161,16 +161,17 @@ pub fn render(report: &ClassReport<'_>) -> String {
     let shard = book
         .shard
         .map_or(String::new(), |shard| format!(" · shard {shard}"));
+    // Markup: the seed is a number, or words saying why there is none.
     let seed = book.seed.map_or(
         "not one (merged shards, or read from result files)".to_string(),
-        |seed| seed.to_string(),
+        |seed| format!("<code>{seed}</code>"),
     );
     let _ = writeln!(
         body,
-        "<h1>Class report <span class=\"muted\">· {}</span></h1>\n<p class=\"sub\">lab <code>{}</code> · batch seed <code>{}</code>{shard} · {} points in {} tests{}</p>",
+        "<h1>Class report <span class=\"muted\">· {}</span></h1>\n<p class=\"sub\">lab <code>{}</code> · batch seed {}{shard} · {} points in {} tests{}</p>",
         html(&book.lab),
         html(&book.lab),
-        html(&seed),
+        seed,
         book.max_score,
         book.tests.len(),
         if book.complete {
@@ -212,10 +213,10 @@ pub fn render(report: &ClassReport<'_>) -> String {
     write_submissions(&mut body, report);
     let _ = writeln!(
         body,
-        "<footer>socklab grader {} · lab <code>{}</code> · batch seed <code>{}</code>. Scores count graded and not-runnable submissions; grader errors are listed but never counted.</footer>",
+        "<footer>socklab grader {} · lab <code>{}</code> · batch seed {}. Scores count graded and not-runnable submissions; grader errors are listed but never counted.</footer>",
         env!("CARGO_PKG_VERSION"),
         html(&book.lab),
-        html(&seed)
+        seed
     );
     page(
         &format!("Class report · {}", book.lab),

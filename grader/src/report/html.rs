@@ -40,7 +40,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:32px 0 10px;padding-bo
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono","Liberation Mono",monospace;font-size:13px}
 pre{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:10px 12px;margin:8px 0;white-space:pre-wrap;overflow-wrap:anywhere}
 a{color:var(--accent);text-decoration:none}a:hover{text-decoration:underline}
-.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(108px,1fr));gap:10px;margin:10px 0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(100px,1fr));gap:10px;margin:10px 0}
 .card{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:10px 12px}
 .card .v{font-size:22px;font-weight:600}.card .k{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.04em}
 .badge{display:inline-block;min-width:46px;text-align:center;border-radius:12px;padding:1px 8px;font-size:12px;font-weight:600;color:#fff}
@@ -67,9 +67,9 @@ details.test .body{padding:0 14px 12px}
 .rate{width:160px;height:12px;vertical-align:middle}
 .rate .track{fill:var(--panel);stroke:var(--line)}.rate .fill{fill:var(--pass)}.rate .fill.low{fill:var(--fail)}.rate .fill.mid{fill:var(--timeout)}
 .strip{display:inline-flex;gap:2px;vertical-align:middle}.strip i{display:inline-block;width:10px;height:14px;border-radius:2px}
-.legend{color:var(--muted);font-size:13px}.legend i.sw-graded{background:var(--bar)}td.nowrap{white-space:nowrap}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 10px;vertical-align:baseline}
+.legend{color:var(--muted);font-size:13px}.legend i.sw-graded{background:var(--bar)}td.nowrap{white-space:nowrap}#diagnoses td:first-child{width:40%}.legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 10px;vertical-align:baseline}
 ul.plain{list-style:none;padding:0;margin:0}ul.plain>li{padding:8px 0;border-bottom:1px solid var(--line)}
-.transcript td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px;white-space:pre-wrap;overflow-wrap:anywhere}
+.transcript td:nth-child(-n+3){white-space:nowrap}.transcript td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:12.5px;white-space:pre-wrap;overflow-wrap:anywhere}
 footer{margin-top:40px;color:var(--muted);font-size:12px}
 @media print{body{font-size:12px}main{max-width:none;padding:0}details.test{break-inside:avoid}th[data-sort]{cursor:auto}a{color:inherit}.noprint{display:none}}
 "#;

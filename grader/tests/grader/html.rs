@@ -623,6 +623,9 @@ fn hostile_output_is_text_in_the_browser_and_runs_nothing() {
             .any(|name| unescape(name) == hostile_name),
         "the hostile name is listed as text"
     );
+    let screenshot = artifacts().join("hostile.png");
+    let _ = std::fs::remove_file(&screenshot);
+    browse(&chromium, &student, Some(&screenshot));
     let seen = witness.requests();
     assert!(seen.is_empty(), "the pages made requests: {seen:?}");
 }
