@@ -653,6 +653,16 @@ fn hostile_student_text_breaks_no_format_and_forges_nothing() {
             &report::render(&result, Format::Autolab, audience, false),
             &result,
         );
+        let page = report::render(&result, Format::Html, audience, false);
+        assert!(
+            !page.contains("</testcase>") && !page.contains('\u{1b}') && !page.contains('\0'),
+            "student text is text in the HTML page:\n{page}"
+        );
+        assert!(!page.contains("<script"), "a student's page runs no script");
+        assert!(
+            page.contains("\\u{1b}[31m"),
+            "controls are shown as escapes"
+        );
         // The native JSON is not this issue's, but it must parse too.
         parse_json(
             &report::render(&result, Format::Json, audience, false),
@@ -790,6 +800,7 @@ fn hidden_tests_count_but_their_details_reach_no_student() {
         Format::Github,
         Format::Junit,
         Format::Autolab,
+        Format::Html,
     ] {
         let shown = report::render(&result, format, STUDENTS, false);
         for secret in secrets {

@@ -362,6 +362,18 @@ fn the_class_report_of_a_batch_reads_right_in_a_browser() {
         "--html",
         arg(&merged_html),
     ]);
+    // Pages need the result files, which a gradebook alone does not hold.
+    let refused = Command::new(grader_binary())
+        .args([
+            "report",
+            arg(&gradebook),
+            "-o",
+            arg(&work.path().join("x.html")),
+        ])
+        .args(["--pages", arg(&work.path().join("x"))])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     let from_gradebook = work.path().join("from-gradebook.html");
     grader(&["report", arg(&gradebook), "-o", arg(&from_gradebook)]);
     let batch_text = std::fs::read_to_string(&batch_html).unwrap();
