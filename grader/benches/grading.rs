@@ -1,4 +1,4 @@
-//! The grader's performance figures (SPEC §9), measured and printed:
+//! The grader's performance figures, measured and printed:
 //!
 //! ```sh
 //! cargo bench -p grader --bench grading
@@ -74,7 +74,7 @@ fn main() {
         .map(|cell| format!("{} ({})", cell.tier().as_str(), cell.reason()))
         .unwrap_or_else(|err| format!("none: {err}"));
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("socklab grader benchmark (SPEC §9)");
+    println!("socklab grader benchmark");
     println!(
         "  {} cores, load average {} at the start, isolation {tier}",
         batch::default_jobs(),

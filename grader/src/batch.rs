@@ -1,4 +1,4 @@
-//! Grading a whole class (`grader batch`, SPEC §4): every subdirectory of a
+//! Grading a whole class (`grader batch`): every subdirectory of a
 //! directory is a submission, graded by a bounded pool of worker threads that
 //! each call [`runner::grade`], into a [`Gradebook`].
 //!

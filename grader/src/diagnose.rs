@@ -1,5 +1,5 @@
-//! Turning what the grader saw into the likely bug, in the student's terms
-//! (SPEC §8). Each function returns a finding (what happened, one sentence)
+//! Turning what the grader saw into the likely bug, in the student's terms.
+//! Each function returns a finding (what happened, one sentence)
 //! and a hint (what to change), or nothing when no pattern fits and the lab
 //! author's hint should stand.
 

@@ -1,4 +1,4 @@
-//! The grader's exit codes (SPEC §4), in one place.
+//! The grader's exit codes, in one place.
 //!
 //! A student's failure is a result, never an error: grading that finished
 //! exits 0 whatever the score.

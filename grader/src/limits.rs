@@ -1,4 +1,4 @@
-//! Limits on a submission (SPEC §6), with the documented defaults.
+//! Limits on a submission, with the documented defaults.
 //!
 //! A lab file may override any of them in its `[limits]` table and the command
 //! line may override them again; [`Limits::resolve`] applies that order.

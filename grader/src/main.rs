@@ -210,7 +210,7 @@ fn grade(args: GradeArgs) -> Result<i32> {
     let audience = Audience {
         visible_only: args.visible_only,
     };
-    // Human on a terminal, JSON for whatever reads a pipe (SPEC §4).
+    // Human on a terminal, JSON for whatever reads a pipe.
     let format = args
         .format
         .unwrap_or(if std::io::IsTerminal::is_terminal(&std::io::stdout()) {

@@ -1,5 +1,5 @@
 //! Waiting for a server to listen, by watching its sockets in `/proc` rather
-//! than by sending it anything (SPEC §6).
+//! than by sending it anything.
 
 use std::time::{Duration, Instant};
 
@@ -21,7 +21,7 @@ pub enum Readiness {
 }
 
 /// How often `/proc` is read while waiting: well inside the 2 ms in which
-/// SPEC §9 wants readiness noticed, and cheap (a few small reads).
+/// readiness should be noticed, and cheap (a few small reads).
 const POLL: Duration = Duration::from_micros(500);
 
 /// How often the full list of a program's sockets is read while waiting.

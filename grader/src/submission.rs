@@ -1,4 +1,4 @@
-//! Deciding how to run a submission (SPEC §3): the first of these that applies
+//! Deciding how to run a submission: the first of these that applies
 //! wins — `--server`/`--client` commands, a `socklab.toml` manifest, the lab's
 //! conventions (textbook file names run with `python3 -u`, a Cargo package's
 //! lab binaries, programs in other languages: see [`crate::conventions`]).

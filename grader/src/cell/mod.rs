@@ -1,4 +1,4 @@
-//! Cells: where a submission's programs run, bounded and cleaned up (SPEC §6).
+//! Cells: where a submission's programs run, bounded and cleaned up.
 //!
 //! A cell gives the rest of the grader four things, whatever its tier:
 //! starting a program ([`Cell::spawn`]), opening sockets that reach the

@@ -1,4 +1,4 @@
-//! The gradebook of a batch (SPEC §7): one row per submission with its score
+//! The gradebook of a batch: one row per submission with its score
 //! and every test's status, and a summary of the class. It is what an
 //! instructor keeps; the full results, transcripts and all, stay in the
 //! per-submission result files.
@@ -75,7 +75,7 @@ pub struct Row {
     pub tests: Vec<TestMark>,
 }
 
-/// The submission's status, as in its result (SPEC §7).
+/// The submission's status, as in its result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RowStatus {

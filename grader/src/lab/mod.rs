@@ -1,4 +1,4 @@
-//! Lab definitions: the scripted exchanges of SPEC §5, as data.
+//! Lab definitions: scripted exchanges, as data.
 //!
 //! A lab file is TOML. [`load`] turns its text into a validated [`Lab`]; the
 //! runner and the reporters only ever see the validated form, so nothing past
@@ -54,7 +54,7 @@ impl Lab {
     }
 }
 
-/// How a submission without a manifest is recognised (SPEC §3, rule 3).
+/// How a submission without a manifest is recognised.
 ///
 /// Names are language-neutral stems (`UDPServer`): a server in any language
 /// the grader knows is recognised by them (`UDPServer.py`, `UDPServer.java`,

@@ -505,7 +505,7 @@ fn an_interrupted_batch_keeps_finished_results_leaves_no_process_and_resumes() {
 }
 
 /// A batch with a submission that forks hundreds of processes grades every
-/// other submission exactly as a batch without it does (SPEC §6).
+/// other submission exactly as a batch without it does.
 #[test]
 fn a_fork_happy_submission_leaves_its_neighbours_graded_as_without_it() {
     let neighbours = [

@@ -1,4 +1,4 @@
-//! The LMS and CI formats (SPEC §7): golden files for real gradings, each
+//! The LMS and CI formats: golden files for real gradings, each
 //! format's shape checked against what its consumer documents, a hostile
 //! result that no format may break on, and the Gradescope kit run end to end.
 //!

@@ -31,7 +31,7 @@ use crate::support::{self, SEED, repo, summary};
 /// `fixtures/submissions/` (e.g. `adversarial/`) have tests of their own.
 const LABS: [&str; 4] = ["udp-uppercase", "tcp-uppercase", "udp-count-s", "tcp-lines"];
 
-/// The statuses a test may be recorded with (SPEC §7).
+/// The statuses a test may be recorded with.
 const TEST_STATUSES: [&str; 5] = ["pass", "fail", "timeout", "error", "skipped"];
 
 /// What one `expected.toml` records.
@@ -486,7 +486,7 @@ fn tcp_lines_samples_grade_as_recorded() {
     check_lab("tcp-lines");
 }
 
-/// SPEC §2: the textbook's own programs pass every core test of their lab.
+/// The textbook's own programs pass every core test of their lab.
 /// Graded afresh rather than read from `expected.toml`, so a wrong record
 /// cannot hide a textbook program that fails.
 #[test]
