@@ -58,18 +58,7 @@ pub(crate) fn run_part(grading: &mut Grading<'_>, plan: &Plan) -> Option<Program
                 "Not run: your client {} (see test `{}`).",
                 earlier.why, earlier.test_id
             );
-            let outcome = if earlier.grader_environment {
-                Outcome::Error { message }
-            } else {
-                Outcome::Fail { message }
-            };
-            grading.record(
-                test,
-                outcome,
-                TestHint::Withheld,
-                Vec::new(),
-                Duration::ZERO,
-            );
+            grading.record_not_run(test, message, earlier.grader_environment);
             continue;
         }
         let timeout = test

@@ -234,6 +234,24 @@ impl<'a> Grading<'a> {
         });
     }
 
+    /// Records a test that is not run because an earlier test of its part
+    /// already found why: `message` points there, and there is no hint of
+    /// its own. A cause in the grading machine is an error, never charged.
+    pub fn record_not_run(&mut self, test: &TestCase, message: String, grader_environment: bool) {
+        let outcome = if grader_environment {
+            Outcome::Error { message }
+        } else {
+            Outcome::Fail { message }
+        };
+        self.record(
+            test,
+            outcome,
+            TestHint::Withheld,
+            Vec::new(),
+            Duration::ZERO,
+        );
+    }
+
     /// Every test ends with `outcome`: the submission could not run at all.
     /// No test carries the lab's coding hint: those are about code that ran,
     /// and this code never did; the one finding is the submission's status.
@@ -429,18 +447,7 @@ impl<'a> Grading<'a> {
                     "Not run: your server did not start (see test `{}`).",
                     failure.test_id
                 );
-                let outcome = if failure.grader_environment {
-                    Outcome::Error { message }
-                } else {
-                    Outcome::Fail { message }
-                };
-                self.record(
-                    test,
-                    outcome,
-                    TestHint::Withheld,
-                    Vec::new(),
-                    Duration::ZERO,
-                );
+                self.record_not_run(test, message, failure.grader_environment);
                 continue;
             }
             // A server that stopped serving after the last test (it exited,
