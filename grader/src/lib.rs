@@ -31,3 +31,4 @@ pub mod sentence;
 pub mod sha256;
 pub mod submission;
 pub mod transform;
+pub mod transport;

@@ -15,6 +15,26 @@ use grader::report::{self, Audience, Format};
 use grader::runner::{self, BadInput, GradeOptions};
 use grader::submission::{Overrides, REFERENCE_ARG, Source};
 
+/// `--isolation`: the command line's spelling of [`IsolationRequest`] (the
+/// cells know nothing of `clap`).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum IsolationArg {
+    /// Namespaces where the kernel allows them, processes otherwise.
+    Auto,
+    Namespace,
+    Process,
+}
+
+impl From<IsolationArg> for IsolationRequest {
+    fn from(arg: IsolationArg) -> Self {
+        match arg {
+            IsolationArg::Auto => IsolationRequest::Auto,
+            IsolationArg::Namespace => IsolationRequest::Namespace,
+            IsolationArg::Process => IsolationRequest::Process,
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "grader",
@@ -66,8 +86,8 @@ struct GradeArgs {
     /// Hide the details of hidden tests (their scores still count).
     #[arg(long)]
     visible_only: bool,
-    #[arg(long, value_enum, default_value_t = IsolationRequest::Auto)]
-    isolation: IsolationRequest,
+    #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
+    isolation: IsolationArg,
     /// Exit with status 1 when the score is below N points (or N%).
     #[arg(long, value_name = "N")]
     fail_under: Option<String>,
@@ -195,7 +215,7 @@ fn grade(args: GradeArgs) -> Result<i32> {
     };
     let options = GradeOptions {
         seed: args.seed.unwrap_or_else(grader::sentence::fresh_seed),
-        isolation: args.isolation,
+        isolation: args.isolation.into(),
         grader_binary: std::env::current_exe().ok(),
         limits: parse_limits(&args.limits)?,
         overrides,
@@ -425,8 +445,8 @@ struct BatchArgs {
     /// name, and printed in its result.
     #[arg(long, value_parser = parse_seed)]
     seed: Option<u64>,
-    #[arg(long, value_enum, default_value_t = IsolationRequest::Auto)]
-    isolation: IsolationRequest,
+    #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
+    isolation: IsolationArg,
     /// Override a limit, as in a lab file's [limits] table (repeatable).
     #[arg(long = "limit", value_name = "NAME=VALUE")]
     limits: Vec<String>,
@@ -491,7 +511,7 @@ fn batch(args: BatchArgs) -> Result<i32> {
         seed: args.seed.unwrap_or_else(grader::sentence::fresh_seed),
         grade: GradeOptions {
             seed: 0,
-            isolation: args.isolation,
+            isolation: args.isolation.into(),
             grader_binary: std::env::current_exe().ok(),
             limits: parse_limits(&args.limits)?,
             overrides: Overrides::default(),

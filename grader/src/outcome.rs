@@ -204,35 +204,7 @@ pub struct ProgramRun {
     pub stderr_tail: Vec<u8>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ExitReport {
-    Code(i32),
-    Signal(i32),
-}
-
-impl std::fmt::Display for ExitReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitReport::Code(code) => write!(f, "exit status {code}"),
-            ExitReport::Signal(signal) => write!(f, "signal {signal} ({})", signal_name(*signal)),
-        }
-    }
-}
-
-fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        6 => "SIGABRT",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        15 => "SIGTERM",
-        24 => "SIGXCPU",
-        25 => "SIGXFSZ",
-        _ => "signal",
-    }
-}
+pub use crate::cell::ExitReport;
 
 #[derive(Clone, Debug)]
 pub struct SubmissionResult {

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::cell::ExitReport;
 use crate::cell::{Cell, CellProcess};
-use crate::lab::Transport;
-use crate::outcome::ExitReport;
+use crate::transport::Transport;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Readiness {

@@ -7,8 +7,6 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::outcome::ExitReport;
-
 #[derive(Clone, Default)]
 pub struct ExitWatch {
     state: Arc<(Mutex<Option<ExitReport>>, Condvar)>,
@@ -58,5 +56,36 @@ impl From<std::process::ExitStatus> for ExitReport {
             (None, Some(signal)) => ExitReport::Signal(signal),
             (None, None) => ExitReport::Code(-1),
         }
+    }
+}
+
+/// How a program ended: its exit status or the signal that killed it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExitReport {
+    Code(i32),
+    Signal(i32),
+}
+
+impl std::fmt::Display for ExitReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitReport::Code(code) => write!(f, "exit status {code}"),
+            ExitReport::Signal(signal) => write!(f, "signal {signal} ({})", signal_name(*signal)),
+        }
+    }
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        6 => "SIGABRT",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => "signal",
     }
 }

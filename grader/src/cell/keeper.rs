@@ -22,7 +22,7 @@ use nix::unistd::{ForkResult, Pid, fork};
 use serde::{Deserialize, Serialize};
 
 use super::limits::Rlimits;
-use crate::lab::Transport;
+use crate::transport::Transport;
 
 /// The first argument that turns the grader binary into a keeper.
 pub const KEEPER_ARG: &str = "__socklab-cell-keeper";

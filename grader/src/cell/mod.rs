@@ -26,7 +26,7 @@ mod sandbox;
 mod seccomp;
 
 pub use capture::{Capture, Captured};
-pub use exit::ExitWatch;
+pub use exit::{ExitReport, ExitWatch};
 pub use port_lock::PortLock;
 pub use procfs::Listener;
 pub use protections::{Guard, Protection};
@@ -40,9 +40,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::lab::Transport;
 use crate::limits::Limits;
-use crate::outcome::ExitReport;
+use crate::transport::Transport;
 
 /// How strongly a cell isolates what runs in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -61,7 +60,7 @@ impl Tier {
 }
 
 /// What `--isolation` asked for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IsolationRequest {
     /// Namespaces where the kernel allows them, processes otherwise.
     #[default]

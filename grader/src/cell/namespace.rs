@@ -15,13 +15,13 @@ use nix::sys::signal::Signal;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use socket2::Socket;
 
+use super::ExitReport;
 use super::keeper::{self, KEEPER_ARG, Reply, Request};
 use super::limits::Rlimits;
 use super::sandbox::Confinement;
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
-use crate::lab::Transport;
 use crate::limits::Limits;
-use crate::outcome::ExitReport;
+use crate::transport::Transport;
 
 /// How long a keeper may take to set its namespaces up.
 const KEEPER_START: Duration = Duration::from_secs(5);

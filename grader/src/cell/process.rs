@@ -15,14 +15,14 @@ use std::process::{Command, Stdio};
 use nix::sys::signal::{SigSet, Signal, kill, killpg};
 use nix::unistd::{ForkResult, Pid};
 
+use super::ExitReport;
 use super::landlock::Ruleset;
 use super::limits::Rlimits;
 use super::procfs::{self, Listener};
 use super::sandbox::{Confinement, Credentials};
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
-use crate::lab::Transport;
 use crate::limits::Limits;
-use crate::outcome::ExitReport;
+use crate::transport::Transport;
 use std::path::Path;
 
 pub fn spawn(

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
-use crate::lab::Transport;
+use crate::transport::Transport;
 
 /// A bound socket: a TCP socket in LISTEN state, or any bound UDP socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

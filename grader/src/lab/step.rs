@@ -4,27 +4,13 @@
 //! client tests start the student's client while the grader plays the server.
 
 use regex::bytes::Regex;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// The name a test gives one of its sockets; tests with a single socket never
 /// write it and get [`SocketName::MAIN`].
 pub type SocketName = String;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
-
-impl Transport {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Tcp => "tcp",
-            Transport::Udp => "udp",
-        }
-    }
-}
+pub use crate::transport::Transport;
 
 #[derive(Clone, Debug)]
 pub enum Step {
