@@ -382,7 +382,10 @@ fn grade_one(
         return Done::Discarded(submission.name.clone());
     }
     let result = match graded {
-        Ok(Ok(result)) => result,
+        Ok(Ok(mut result)) => {
+            result.notes.splice(0..0, lab.assignment_note());
+            result
+        }
         Ok(Err(BadInput(message))) => {
             return Done::Row(Row::error(&submission.name, lab.max_score(), message));
         }

@@ -35,6 +35,31 @@ impl From<IsolationArg> for IsolationRequest {
     }
 }
 
+/// `--part`: the command line's spelling of [`lab::Part`].
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PartArg {
+    Server,
+    Client,
+}
+
+impl From<PartArg> for lab::Part {
+    fn from(arg: PartArg) -> Self {
+        match arg {
+            PartArg::Server => lab::Part::Server,
+            PartArg::Client => lab::Part::Client,
+        }
+    }
+}
+
+/// The lab named on the command line, restricted to the `--part`s given
+/// (none: the parts its lab file assigns).
+fn assigned_lab(name_or_file: &str, parts: &[PartArg]) -> Result<Lab> {
+    let lab = load_lab(name_or_file)?;
+    let parts: Vec<lab::Part> = parts.iter().map(|&part| part.into()).collect();
+    lab.restricted_to(&parts)
+        .map_err(|err| BadInput(err.to_string()).into())
+}
+
 #[derive(Parser)]
 #[command(
     name = "grader",
@@ -68,6 +93,10 @@ struct GradeArgs {
     /// The submission directory. Without it (and without --server/--client),
     /// the reference implementation is graded.
     submission: Option<PathBuf>,
+    /// Grade only this part of the lab (repeatable): the other part's tests
+    /// are neither run nor counted. Default: the parts the lab file assigns.
+    #[arg(long = "part", value_enum, value_name = "PART")]
+    parts: Vec<PartArg>,
     /// Command that starts the server; `{host}` and `{port}` are filled in.
     #[arg(long, value_name = "CMD")]
     server: Option<String>,
@@ -199,7 +228,7 @@ fn parse_limits(pairs: &[String]) -> Result<LimitOverrides> {
 }
 
 fn grade(args: GradeArgs) -> Result<i32> {
-    let lab = load_lab(&args.lab)?;
+    let lab = assigned_lab(&args.lab, &args.parts)?;
     check_outputs(&[args.output.as_deref()])?;
     let overrides = Overrides {
         server: args.server.clone(),
@@ -226,7 +255,8 @@ fn grade(args: GradeArgs) -> Result<i32> {
         .as_deref()
         .map(parse_threshold)
         .transpose()?;
-    let result = runner::grade(&lab, &source, &options)?;
+    let mut result = runner::grade(&lab, &source, &options)?;
+    result.notes.splice(0..0, lab.assignment_note());
     let audience = Audience {
         visible_only: args.visible_only,
     };
@@ -417,6 +447,10 @@ struct BatchArgs {
     /// A directory whose subdirectories are the submissions (hidden ones,
     /// such as `.git`, are not).
     directory: PathBuf,
+    /// Grade only this part of the lab (repeatable): the other part's tests
+    /// are neither run nor counted. Default: the parts the lab file assigns.
+    #[arg(long = "part", value_enum, value_name = "PART")]
+    parts: Vec<PartArg>,
     /// Gradings at once [default: the number of cores].
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -490,8 +524,12 @@ struct ReportArgs {
 fn batch(args: BatchArgs) -> Result<i32> {
     use grader::batch::{self, BatchOptions, Interrupt, progress::Progress};
 
-    let lab = load_lab(&args.lab)?;
-    check_outputs(&[args.output.as_deref(), args.csv.as_deref()])?;
+    let lab = assigned_lab(&args.lab, &args.parts)?;
+    check_outputs(&[
+        args.output.as_deref(),
+        args.csv.as_deref(),
+        args.html.as_deref(),
+    ])?;
     if let Some(results_dir) = &args.results_dir {
         check_results_dir(results_dir)?;
     }
@@ -543,7 +581,11 @@ fn batch(args: BatchArgs) -> Result<i32> {
 fn merge(args: MergeArgs) -> Result<i32> {
     use grader::gradebook::{Gradebook, merge};
 
-    check_outputs(&[Some(&args.output), args.csv.as_deref()])?;
+    check_outputs(&[
+        Some(&args.output),
+        args.csv.as_deref(),
+        args.html.as_deref(),
+    ])?;
     let mut books = Vec::new();
     for path in &args.gradebooks {
         let text = std::fs::read_to_string(path)

@@ -230,7 +230,8 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             "it defines no tests: add a `[[test]]` table".into(),
         ));
     }
-    Ok(Lab {
+    let assigned = raw.lab.parts;
+    let lab = Lab {
         name: raw.lab.name,
         title: raw.lab.title,
         textbook: raw.lab.textbook,
@@ -244,9 +245,50 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             .map_err(|message| error_at(None, message))?,
         limits: lab_limits,
         tests,
+        unassigned: Vec::new(),
         source: file.to_string(),
         digest: digest(text),
-    })
+    };
+    match assigned {
+        None => Ok(lab),
+        Some(parts) => {
+            let at = Some(parts.span().start);
+            let parts = parts.into_inner();
+            if parts.is_empty() {
+                return Err(error_at(
+                    at,
+                    "`parts` is empty: list the parts this assignment grades, e.g. [\"server\"]"
+                        .into(),
+                ));
+            }
+            if let Some(twice) = parts
+                .iter()
+                .enumerate()
+                .find(|&(at, part)| parts[..at].contains(part))
+            {
+                return Err(error_at(
+                    at,
+                    format!("`parts` lists `{}` twice", twice.1.as_str()),
+                ));
+            }
+            // The lab file's own setting: its digest already covers it.
+            let digest = lab.digest.clone();
+            let mut assigned = lab.restricted_to(&parts).map_err(|err| {
+                let defined: Vec<&str> = err.available.iter().map(|part| part.as_str()).collect();
+                error_at(
+                    at,
+                    format!(
+                        "`parts` lists `{}`, but no test has `part = \"{}\"` (the tests are for the {})",
+                        err.missing.as_str(),
+                        err.missing.as_str(),
+                        defined.join(" and the ")
+                    ),
+                )
+            })?;
+            assigned.digest = digest;
+            Ok(assigned)
+        }
+    }
 }
 
 /// A digest of what decides how a lab grades: its tests, its limits and the
@@ -331,6 +373,8 @@ struct RawLabInfo {
     transform: TransformName,
     #[serde(default = "default_port")]
     port: u16,
+    /// The parts this assignment grades; every part with tests when absent.
+    parts: Option<Spanned<Vec<Part>>>,
     #[serde(default)]
     conventions: RawConventions,
 }
@@ -1049,6 +1093,68 @@ mod tests {
         .unwrap_err();
         assert!(
             err.message.contains("without a folder or an extension"),
+            "{err}"
+        );
+    }
+
+    const CLIENT_TEST: &str = "[[test]]\nid = \"two\"\npart = \"client\"\npoints = 3\nhint = \"h\"\nsteps = [\n  { do = \"serve\" },\n  { do = \"run_client\", stdin = \"hi\\n\" },\n  { do = \"expect_output\" },\n]\n";
+
+    fn with_parts(parts: &str) -> Result<Lab, LabError> {
+        let header = HEADER.replace("transform", &format!("parts = {parts}\ntransform"));
+        load_str(&format!("{header}{GOOD_TEST}{CLIENT_TEST}"), "t.toml")
+    }
+
+    #[test]
+    fn parts_assign_only_their_tests_and_say_what_was_left_out() {
+        let both = load(&format!("{GOOD_TEST}{CLIENT_TEST}")).unwrap();
+        assert_eq!(both.parts(), [Part::Server, Part::Client]);
+        assert_eq!(both.assignment_note(), None);
+        let server = with_parts("[\"server\"]").unwrap();
+        assert_eq!(server.parts(), [Part::Server]);
+        assert_eq!(server.max_score(), 1);
+        assert_eq!(server.unassigned, [(Part::Client, 3)]);
+        assert_eq!(
+            server.assignment_note().unwrap(),
+            "Assigned: the server only. The lab's client tests (3 points) are not part of this assignment and were not run."
+        );
+        assert_ne!(server.digest, both.digest);
+        // The command line's --part does what the lab file's setting does.
+        let restricted = both.restricted_to(&[Part::Server]).unwrap();
+        assert_eq!(restricted.tests.len(), 1);
+        assert_eq!(restricted.unassigned, server.unassigned);
+        assert_ne!(restricted.digest, both.digest);
+        assert_eq!(
+            both.restricted_to(&[Part::Client, Part::Server])
+                .unwrap()
+                .digest,
+            both.restricted_to(&[Part::Server, Part::Client])
+                .unwrap()
+                .digest
+        );
+        let refused = server.restricted_to(&[Part::Client]).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "--part client: lab `t` cannot grade that part: its lab file assigns only the server"
+        );
+    }
+
+    #[test]
+    fn a_wrong_parts_setting_is_refused_with_its_line() {
+        for (parts, message) in [
+            ("[]", "`parts` is empty"),
+            ("[\"server\", \"server\"]", "`parts` lists `server` twice"),
+            ("[\"sever\"]", "unknown variant `sever`"),
+        ] {
+            let err = with_parts(parts).unwrap_err();
+            assert_eq!(err.line, Some(5), "{parts}: {err}");
+            assert!(err.message.contains(message), "{parts}: {err}");
+        }
+        let header = HEADER.replace("transform", "parts = [\"client\"]\ntransform");
+        let err = load_str(&format!("{header}{GOOD_TEST}"), "t.toml").unwrap_err();
+        assert_eq!(err.line, Some(5), "{err}");
+        assert!(
+            err.message
+                .contains("no test has `part = \"client\"` (the tests are for the server)"),
             "{err}"
         );
     }

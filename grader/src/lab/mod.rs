@@ -35,7 +35,14 @@ pub struct Lab {
     pub port: u16,
     pub conventions: Conventions,
     pub limits: LimitOverrides,
+    /// The tests of the assigned parts only: a part left out of the
+    /// assignment (see [`Lab::unassigned`]) has no test here, so nothing
+    /// downstream (runner, reporters, gradebook) runs or counts it.
     pub tests: Vec<TestCase>,
+    /// The parts the lab defines tests for that this assignment leaves out
+    /// (`[lab] parts`, or `--part`), with the points they would have been
+    /// worth: results say what was not graded, and why.
+    pub unassigned: Vec<(Part, u32)>,
     /// Where the definition was read from, for messages.
     pub source: String,
     /// A digest of what decides a grading (see [`load::digest`]): kept in
@@ -52,7 +59,123 @@ impl Lab {
     pub fn has_part(&self, part: Part) -> bool {
         self.tests.iter().any(|test| test.part == part)
     }
+
+    /// The parts this assignment grades, server first.
+    pub fn parts(&self) -> Vec<Part> {
+        Part::ALL
+            .into_iter()
+            .filter(|&part| self.has_part(part))
+            .collect()
+    }
+
+    /// This lab with only `parts` assigned: the other parts' tests are
+    /// dropped, so they are neither run nor counted in any report or
+    /// gradebook. The digest changes with the assignment, so a batch never
+    /// reuses a result graded with other parts. An empty `parts` keeps the
+    /// lab as it is; a part without tests here (the lab has none, or its
+    /// lab file left it out) is refused, naming the parts there are.
+    pub fn restricted_to(&self, parts: &[Part]) -> Result<Lab, PartError> {
+        if parts.is_empty() {
+            return Ok(self.clone());
+        }
+        if let Some(&missing) = parts.iter().find(|&&part| !self.has_part(part)) {
+            return Err(PartError {
+                lab: self.name.clone(),
+                missing,
+                available: self.parts(),
+                left_out: self.unassigned.iter().any(|&(part, _)| part == missing),
+            });
+        }
+        let mut restricted = self.clone();
+        for part in self.parts() {
+            if !parts.contains(&part) {
+                let points = restricted.part_points(part);
+                restricted.unassigned.push((part, points));
+            }
+        }
+        restricted.unassigned.sort_by_key(|&(part, _)| part);
+        restricted.tests.retain(|test| parts.contains(&test.part));
+        let assigned: Vec<&str> = restricted
+            .parts()
+            .iter()
+            .map(|part| part.as_str())
+            .collect();
+        restricted.digest = format!(
+            "fnv1a64:{:016x}",
+            crate::sentence::stable_hash(&format!("{}|parts={}", self.digest, assigned.join(",")))
+        );
+        Ok(restricted)
+    }
+
+    fn part_points(&self, part: Part) -> u32 {
+        self.tests
+            .iter()
+            .filter(|test| test.part == part)
+            .map(|test| test.points)
+            .sum()
+    }
+
+    /// What a result says when the assignment leaves a part out, e.g.
+    /// "Assigned: the server only. The lab's client tests (4 points) are not
+    /// part of this assignment and were not run."
+    pub fn assignment_note(&self) -> Option<String> {
+        if self.unassigned.is_empty() {
+            return None;
+        }
+        let assigned: Vec<&str> = self.parts().iter().map(|part| part.as_str()).collect();
+        let left_out: Vec<String> = self
+            .unassigned
+            .iter()
+            .map(|(part, points)| {
+                format!(
+                    "{} tests ({points} point{})",
+                    part.as_str(),
+                    plural(*points)
+                )
+            })
+            .collect();
+        Some(format!(
+            "Assigned: the {} only. The lab's {} are not part of this assignment and were not run.",
+            assigned.join(" and the "),
+            left_out.join(" and ")
+        ))
+    }
 }
+
+fn plural(count: u32) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// A part asked for (`--part`, or `[lab] parts`) that the lab cannot grade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartError {
+    pub lab: String,
+    pub missing: Part,
+    /// The parts that can be assigned.
+    pub available: Vec<Part>,
+    /// The lab defines tests for the part, but its lab file leaves it out.
+    pub left_out: bool,
+}
+
+impl std::fmt::Display for PartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let available: Vec<&str> = self.available.iter().map(|part| part.as_str()).collect();
+        let why = if self.left_out {
+            "its lab file assigns only"
+        } else {
+            "it has tests only for"
+        };
+        write!(
+            f,
+            "--part {}: lab `{}` cannot grade that part: {why} the {}",
+            self.missing.as_str(),
+            self.lab,
+            available.join(" and the ")
+        )
+    }
+}
+
+impl std::error::Error for PartError {}
 
 /// How a submission without a manifest is recognised.
 ///
@@ -131,7 +254,7 @@ impl TestCase {
 }
 
 /// Which program of the submission a test exercises.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
     Server,
@@ -139,6 +262,9 @@ pub enum Part {
 }
 
 impl Part {
+    /// Every part, in the order reports list them.
+    pub const ALL: [Part; 2] = [Part::Server, Part::Client];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Part::Server => "server",

@@ -5,6 +5,7 @@
 mod support;
 
 mod adversarial;
+mod assign;
 mod batch;
 mod cli;
 mod files;

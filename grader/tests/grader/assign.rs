@@ -1,0 +1,222 @@
+//! Assignments as instructors give them: a lab with one part assigned
+//! (`--part`, `[lab] parts`), scored out of that part's points in every
+//! format and in the gradebook.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{SEED, grader_binary, lab, repo};
+
+/// The textbook's `TCPServer.py` alone, as a student hands in a server-only
+/// assignment.
+fn server_only_submission(root: &Path) -> std::path::PathBuf {
+    let submission = root.join("alice");
+    std::fs::create_dir_all(&submission).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/submissions/tcp-uppercase/textbook/TCPServer.py"),
+        submission.join("TCPServer.py"),
+    )
+    .unwrap();
+    submission
+}
+
+fn run(args: &[&str]) -> Output {
+    let output = Command::new(grader_binary())
+        .args(args)
+        .output()
+        .expect("grader runs");
+    assert!(
+        output.status.success(),
+        "grader {}: {}\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The server's tests and points in the built-in lab, and the points the
+/// textbook server earns there: every server test but the two it dies on.
+fn server_tests() -> (Vec<String>, u32, u32) {
+    let lab = lab("tcp-uppercase");
+    let server: Vec<_> = lab
+        .tests
+        .iter()
+        .filter(|test| test.part == grader::lab::Part::Server)
+        .collect();
+    let points = server.iter().map(|test| test.points).sum();
+    let earned = server
+        .iter()
+        .filter(|test| !["reset-client", "invalid-utf8"].contains(&test.id.as_str()))
+        .map(|test| test.points)
+        .sum();
+    assert!(
+        lab.max_score() > points,
+        "the lab has client points to leave out"
+    );
+    (
+        server.iter().map(|test| test.id.clone()).collect(),
+        points,
+        earned,
+    )
+}
+
+#[test]
+fn a_server_only_submission_scores_out_of_the_servers_points_in_every_format() {
+    let (ids, points, earned) = server_tests();
+    let scratch = tempfile::tempdir().unwrap();
+    let submission = server_only_submission(scratch.path());
+    let submission = submission.to_str().unwrap();
+    let seed = SEED.to_string();
+    let render = |format: &str| {
+        let output = run(&[
+            "grade",
+            "tcp-uppercase",
+            submission,
+            "--part",
+            "server",
+            "--seed",
+            &seed,
+            "--format",
+            format,
+        ]);
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let note = "Assigned: the server only.";
+
+    let json: Value = serde_json::from_str(&render("json")).unwrap();
+    let listed: Vec<&str> = json["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|test| test["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids, "only the server's tests: {json:#}");
+    assert_eq!(json["score"], earned, "{json:#}");
+    assert_eq!(json["max_score"], points, "{json:#}");
+    assert!(
+        json["notes"][0].as_str().unwrap().starts_with(note),
+        "{json:#}"
+    );
+
+    let gradescope: Value = serde_json::from_str(&render("gradescope")).unwrap();
+    assert_eq!(gradescope["score"], earned);
+    assert_eq!(gradescope["extra_data"]["max_score"], points);
+    assert_eq!(gradescope["tests"].as_array().unwrap().len(), ids.len());
+    assert!(gradescope["output"].as_str().unwrap().contains(note));
+
+    let github: Value = serde_json::from_str(&render("github")).unwrap();
+    assert_eq!(github["max_score"], points);
+    let sum: u64 = github["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|test| test["score"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, u64::from(earned));
+    assert_eq!(github["tests"].as_array().unwrap().len(), ids.len());
+
+    let junit = render("junit");
+    assert!(
+        junit.contains(&format!("tests=\"{}\"", ids.len())),
+        "{junit}"
+    );
+    assert!(!junit.contains("tcp-uppercase.client"), "{junit}");
+    assert!(
+        junit.contains(&format!(
+            "<property name=\"max_score\" value=\"{points}\"/>"
+        )),
+        "{junit}"
+    );
+
+    let autolab = render("autolab");
+    assert!(
+        autolab.starts_with(&format!("tcp-uppercase: {earned}/{points} points;")),
+        "{autolab}"
+    );
+    assert!(!autolab.contains("client-"), "{autolab}");
+
+    let human = render("human");
+    assert!(
+        human.contains(&format!("score: {earned}/{points}")),
+        "{human}"
+    );
+    assert!(human.contains(note), "{human}");
+
+    let html = render("html");
+    assert!(
+        html.contains(&format!(">{earned} / {points}<")),
+        "no score in the page"
+    );
+    assert!(
+        !html.contains("client-one-sentence"),
+        "a client test in the page"
+    );
+}
+
+/// `[lab] parts = ["server"]` in a lab file does what `--part server` does,
+/// down to the gradebook's CSV columns and totals.
+#[test]
+fn a_lab_file_that_assigns_the_server_only_grades_a_class_out_of_its_points() {
+    let (ids, points, earned) = server_tests();
+    let scratch = tempfile::tempdir().unwrap();
+    let class = scratch.path().join("class");
+    server_only_submission(&class);
+    let text = std::fs::read_to_string(repo().join("fixtures/labs/tcp-uppercase.toml")).unwrap();
+    let assigned = text.replacen("port = 12000", "port = 12000\nparts = [\"server\"]", 1);
+    assert_ne!(assigned, text, "the lab file has a port line");
+    let lab_file = scratch.path().join("server-only.toml");
+    std::fs::write(&lab_file, assigned).unwrap();
+    let csv = scratch.path().join("grades.csv");
+    let book = scratch.path().join("gradebook.json");
+    for lab_args in [
+        vec![lab_file.to_str().unwrap()],
+        vec!["tcp-uppercase", "--part", "server"],
+    ] {
+        let mut args = vec!["batch"];
+        args.extend(&lab_args[..1]);
+        args.push(class.to_str().unwrap());
+        args.extend(&lab_args[1..]);
+        args.extend([
+            "--seed",
+            "7",
+            "--jobs",
+            "1",
+            "--csv",
+            csv.to_str().unwrap(),
+            "-o",
+            book.to_str().unwrap(),
+        ]);
+        run(&args);
+        let csv = std::fs::read_to_string(&csv).unwrap();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            format!("submission,status,{},total,max_score", ids.join(",")),
+            "{lab_args:?}"
+        );
+        let row = lines.next().unwrap();
+        assert!(
+            row.starts_with("alice,graded,") && row.ends_with(&format!(",{earned},{points}")),
+            "{lab_args:?}: {row}"
+        );
+        let book: Value = serde_json::from_str(&std::fs::read_to_string(&book).unwrap()).unwrap();
+        assert_eq!(book["max_score"], points, "{lab_args:?}");
+    }
+}
+
+#[test]
+fn a_part_the_lab_does_not_assign_is_refused_before_grading() {
+    let output = Command::new(grader_binary())
+        .args(["grade", "udp-count-s", "--part", "client"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--part client: lab `udp-count-s` cannot grade that part"),
+        "{stderr}"
+    );
+}
