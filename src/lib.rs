@@ -6,16 +6,21 @@
 //! `socket()`, `bind()`, `recvfrom()`, `sendto()`, `accept()`. The pure part of
 //! each lab, what a server does to the bytes it receives, lives in [`transform`]
 //! so the grader can compute expected replies with exactly the same code.
+//!
+//! The chapter 2 assignments speak real protocols; their rules live in their
+//! own pure modules ([`http`] for the web server) for the same reason.
 
 use std::io::{self, BufRead, Write};
 use std::net::IpAddr;
 
 mod client_setup;
+pub mod http;
 pub mod tcp_lines;
 pub mod tcp_uppercase;
 pub mod transform;
 pub mod udp_count_s;
 pub mod udp_uppercase;
+pub mod web_server;
 
 /// The port every textbook program uses.
 pub const DEFAULT_PORT: u16 = 12000;
@@ -27,14 +32,16 @@ pub enum Lab {
     TcpUppercase,
     UdpCountS,
     TcpLines,
+    WebServer,
 }
 
 impl Lab {
-    pub const ALL: [Lab; 4] = [
+    pub const ALL: [Lab; 5] = [
         Lab::UdpUppercase,
         Lab::TcpUppercase,
         Lab::UdpCountS,
         Lab::TcpLines,
+        Lab::WebServer,
     ];
 
     /// The lab's name as it appears on the command line and in lab files.
@@ -44,6 +51,16 @@ impl Lab {
             Lab::TcpUppercase => "tcp-uppercase",
             Lab::UdpCountS => "udp-count-s",
             Lab::TcpLines => "tcp-lines",
+            Lab::WebServer => "web-server",
+        }
+    }
+
+    /// The port the lab's handout uses: the textbook's 12000, or the web
+    /// server assignment's 6789 (where students may choose their own).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Lab::UdpUppercase | Lab::TcpUppercase | Lab::UdpCountS | Lab::TcpLines => DEFAULT_PORT,
+            Lab::WebServer => web_server::DEFAULT_PORT,
         }
     }
 
@@ -52,18 +69,25 @@ impl Lab {
     }
 }
 
-/// Binds the lab's server to `bind:port` and serves forever.
+/// Binds the lab's server to `bind:port` and serves forever. The web server
+/// serves the files of the working directory, as the handout's does.
 pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
     match lab {
         Lab::UdpUppercase => udp_uppercase::serve(std::net::UdpSocket::bind((bind, port))?),
         Lab::UdpCountS => udp_count_s::serve(std::net::UdpSocket::bind((bind, port))?),
         Lab::TcpUppercase => tcp_uppercase::serve(std::net::TcpListener::bind((bind, port))?),
         Lab::TcpLines => tcp_lines::serve(std::net::TcpListener::bind((bind, port))?),
+        Lab::WebServer => web_server::serve(
+            std::net::TcpListener::bind((bind, port))?,
+            std::env::current_dir()?,
+        ),
     }
 }
 
 /// Runs the lab's client against `host:port`, reading the user's input from
-/// `input` and printing what the server answered to `output`.
+/// `input` and printing what the server answered to `output`. The web
+/// server's client fetches the path on the first line of `input` (`/` when
+/// there is none); the command line passes it as an argument instead.
 pub fn run_client(
     lab: Lab,
     host: &str,
@@ -76,5 +100,14 @@ pub fn run_client(
         Lab::TcpUppercase => tcp_uppercase::run_client(host, port, input, output),
         Lab::TcpLines => tcp_lines::run_client(host, port, input, output),
         Lab::UdpCountS => udp_count_s::run_client(host, port, input, output),
+        Lab::WebServer => {
+            let mut target = String::new();
+            input.read_line(&mut target)?;
+            let target = match target.trim() {
+                "" => "/",
+                path => path,
+            };
+            web_server::run_client(host, port, target, output)
+        }
     }
 }

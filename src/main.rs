@@ -1,20 +1,21 @@
 //! The `socklab` binary: runs any lab's reference server or client.
 //!
 //! ```text
-//! socklab server <LAB> [--port P] [--bind ADDR]
-//! socklab client <LAB> [--host H] [--port P]
+//! socklab server <LAB> [--port P] [--bind ADDR] [--root DIR]
+//! socklab client <LAB> [--host H] [--port P] [PATH]
 //! ```
 //!
 //! This file only reads the command line and turns errors into messages and
 //! exit codes; the labs themselves live in the library, one module each.
 
 use std::io::{self, ErrorKind, IsTerminal, Write};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
-use socklab::{DEFAULT_PORT, Lab};
+use socklab::{Lab, web_server};
 
 /// Exit code when the server or the client failed: the port was taken, the
 /// server did not answer, and so on. (Exit code 2, a mistake on the command
@@ -39,13 +40,18 @@ enum Command {
         /// The lab whose server to run.
         #[arg(value_parser = lab_parser())]
         lab: Lab,
-        /// The port to listen on; 0 lets the system pick a free one.
-        #[arg(long, default_value_t = DEFAULT_PORT)]
-        port: u16,
+        /// The port to listen on (default: the lab's, 12000 for the textbook
+        /// labs, 6789 for web-server); 0 lets the system pick a free one.
+        #[arg(long)]
+        port: Option<u16>,
         /// The local address to listen on: 0.0.0.0 for every IPv4 address of
         /// this machine (the textbook's ''), 127.0.0.1 for this machine only.
         #[arg(long, default_value = "0.0.0.0")]
         bind: IpAddr,
+        /// web-server only: the folder whose files are served (default: the
+        /// working directory).
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
     },
     /// Run a lab's client once: it reads standard input and prints the replies.
     Client {
@@ -55,9 +61,11 @@ enum Command {
         /// The server's host name or IP address.
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
-        /// The server's port.
-        #[arg(long, default_value_t = DEFAULT_PORT)]
-        port: u16,
+        /// The server's port (default: the lab's).
+        #[arg(long)]
+        port: Option<u16>,
+        /// web-server only: the path to fetch, e.g. /HelloWorld.html.
+        path: Option<String>,
     },
 }
 
@@ -70,12 +78,38 @@ fn lab_parser() -> impl TypedValueParser<Value = Lab> {
 
 fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
-        Command::Server { lab, port, bind } => socklab::serve(lab, bind, port)
-            .map_err(|error| explain_server_error(lab, bind, port, error)),
-        Command::Client { lab, host, port } => {
+        Command::Server {
+            lab,
+            port,
+            bind,
+            root,
+        } => {
+            let port = port.unwrap_or(lab.default_port());
+            run_server(lab, bind, port, root)
+                .map_err(|error| explain_server_error(lab, bind, port, error))
+        }
+        Command::Client {
+            lab,
+            host,
+            port,
+            path,
+        } => {
+            let port = port.unwrap_or(lab.default_port());
             let mut input = io::stdin().lock();
             let mut output = io::stdout().lock();
-            let outcome = socklab::run_client(lab, &host, port, &mut input, &mut output);
+            let outcome = match (lab, path) {
+                (Lab::WebServer, path) => {
+                    web_server::run_client(&host, port, path.as_deref().unwrap_or("/"), &mut output)
+                }
+                (_, Some(_)) => Err(io::Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "the {} client reads its sentence from standard input; a PATH is for web-server",
+                        lab.name()
+                    ),
+                )),
+                (_, None) => socklab::run_client(lab, &host, port, &mut input, &mut output),
+            };
             if outcome.is_err() && output.is_terminal() {
                 // The prompt has no newline. At a terminal, where standard
                 // output and standard error share the screen, end its line so
@@ -93,6 +127,29 @@ fn main() -> ExitCode {
             eprintln!("socklab: {message}");
             ExitCode::from(EXIT_FAILED)
         }
+    }
+}
+
+/// Starts the lab's server; only the web server takes a document root.
+fn run_server(lab: Lab, bind: IpAddr, port: u16, root: Option<PathBuf>) -> io::Result<()> {
+    match (lab, root) {
+        (Lab::WebServer, Some(root)) => {
+            if !root.is_dir() {
+                return Err(io::Error::new(
+                    ErrorKind::NotFound,
+                    format!("--root {}: no such folder", root.display()),
+                ));
+            }
+            web_server::serve(TcpListener::bind((bind, port))?, root)
+        }
+        (_, Some(_)) => Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "--root is for web-server; the {} server serves no files",
+                lab.name()
+            ),
+        )),
+        (_, None) => socklab::serve(lab, bind, port),
     }
 }
 
