@@ -19,6 +19,9 @@ mod tcp_uppercase;
 #[path = "reference/tcp_lines.rs"]
 mod tcp_lines;
 
+#[path = "reference/web_server.rs"]
+mod web_server;
+
 // The end-to-end tests find sockets through Linux's `/proc/net`.
 #[cfg(target_os = "linux")]
 #[path = "reference/cli.rs"]
