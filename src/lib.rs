@@ -19,6 +19,7 @@ pub mod tcp_lines;
 pub mod tcp_uppercase;
 pub mod transform;
 pub mod udp_count_s;
+pub mod udp_pinger;
 pub mod udp_uppercase;
 pub mod web_server;
 
@@ -33,15 +34,17 @@ pub enum Lab {
     UdpCountS,
     TcpLines,
     WebServer,
+    UdpPinger,
 }
 
 impl Lab {
-    pub const ALL: [Lab; 5] = [
+    pub const ALL: [Lab; 6] = [
         Lab::UdpUppercase,
         Lab::TcpUppercase,
         Lab::UdpCountS,
         Lab::TcpLines,
         Lab::WebServer,
+        Lab::UdpPinger,
     ];
 
     /// The lab's name as it appears on the command line and in lab files.
@@ -52,6 +55,7 @@ impl Lab {
             Lab::UdpCountS => "udp-count-s",
             Lab::TcpLines => "tcp-lines",
             Lab::WebServer => "web-server",
+            Lab::UdpPinger => "udp-pinger",
         }
     }
 
@@ -59,7 +63,11 @@ impl Lab {
     /// server assignment's 6789 (where students may choose their own).
     pub fn default_port(self) -> u16 {
         match self {
-            Lab::UdpUppercase | Lab::TcpUppercase | Lab::UdpCountS | Lab::TcpLines => DEFAULT_PORT,
+            Lab::UdpUppercase
+            | Lab::TcpUppercase
+            | Lab::UdpCountS
+            | Lab::TcpLines
+            | Lab::UdpPinger => DEFAULT_PORT,
             Lab::WebServer => web_server::DEFAULT_PORT,
         }
     }
@@ -70,7 +78,8 @@ impl Lab {
 }
 
 /// Binds the lab's server to `bind:port` and serves forever. The web server
-/// serves the files of the working directory, as the handout's does.
+/// serves the files of the working directory, as the handout's does; the
+/// pinger's server loses pings as the assignment's does, from seed 0.
 pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
     match lab {
         Lab::UdpUppercase => udp_uppercase::serve(std::net::UdpSocket::bind((bind, port))?),
@@ -81,13 +90,22 @@ pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
             std::net::TcpListener::bind((bind, port))?,
             std::env::current_dir()?,
         ),
+        Lab::UdpPinger => udp_pinger::serve(
+            std::net::UdpSocket::bind((bind, port))?,
+            udp_pinger::LossPlan {
+                seed: 0,
+                loss: udp_pinger::HANDOUT_LOSS,
+                max_delay: std::time::Duration::ZERO,
+            },
+        ),
     }
 }
 
 /// Runs the lab's client against `host:port`, reading the user's input from
 /// `input` and printing what the server answered to `output`. The web
 /// server's client fetches the path on the first line of `input` (`/` when
-/// there is none); the command line passes it as an argument instead.
+/// there is none); the command line passes it as an argument instead. The
+/// pinger's client reads nothing: it sends its ten pings.
 pub fn run_client(
     lab: Lab,
     host: &str,
@@ -109,5 +127,12 @@ pub fn run_client(
             };
             web_server::run_client(host, port, target, output)
         }
+        Lab::UdpPinger => udp_pinger::run_client(
+            host,
+            port,
+            udp_pinger::PINGS,
+            udp_pinger::REPLY_TIMEOUT,
+            output,
+        ),
     }
 }

@@ -1,17 +1,18 @@
 //! The `socklab` binary: runs any lab's reference server or client.
 //!
 //! ```text
-//! socklab server <LAB> [--port P] [--bind ADDR] [--root DIR]
-//! socklab client <LAB> [--host H] [--port P] [PATH]
+//! socklab server <LAB> [--port P] [--bind ADDR] [--root DIR] [--loss L --seed N]
+//! socklab client <LAB> [--host H] [--port P] [PATH] [--count N --timeout-ms T]
 //! ```
 //!
 //! This file only reads the command line and turns errors into messages and
 //! exit codes; the labs themselves live in the library, one module each.
 
 use std::io::{self, ErrorKind, IsTerminal, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
@@ -52,6 +53,17 @@ enum Command {
         /// working directory).
         #[arg(long, value_name = "DIR")]
         root: Option<PathBuf>,
+        /// udp-pinger only: the share of pings lost, from 0 to 1 (default:
+        /// the assignment's 4 in 11).
+        #[arg(long, value_name = "L")]
+        loss: Option<f64>,
+        /// udp-pinger only: the seed that decides which pings are lost and how
+        /// long replies are held.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        seed: u64,
+        /// udp-pinger only: the longest a reply is held, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        max_delay_ms: u64,
     },
     /// Run a lab's client once: it reads standard input and prints the replies.
     Client {
@@ -66,6 +78,12 @@ enum Command {
         port: Option<u16>,
         /// web-server only: the path to fetch, e.g. /HelloWorld.html.
         path: Option<String>,
+        /// udp-pinger only: how many pings to send.
+        #[arg(long, value_name = "N", default_value_t = socklab::udp_pinger::PINGS)]
+        count: u32,
+        /// udp-pinger only: how long to wait for each reply, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        timeout_ms: u64,
     },
 }
 
@@ -83,9 +101,17 @@ fn main() -> ExitCode {
             port,
             bind,
             root,
+            loss,
+            seed,
+            max_delay_ms,
         } => {
             let port = port.unwrap_or(lab.default_port());
-            run_server(lab, bind, port, root)
+            let pinger = PingerOptions {
+                loss,
+                seed,
+                max_delay: Duration::from_millis(max_delay_ms),
+            };
+            run_server(lab, bind, port, root, pinger)
                 .map_err(|error| explain_server_error(lab, bind, port, error))
         }
         Command::Client {
@@ -93,6 +119,8 @@ fn main() -> ExitCode {
             host,
             port,
             path,
+            count,
+            timeout_ms,
         } => {
             let port = port.unwrap_or(lab.default_port());
             let mut input = io::stdin().lock();
@@ -101,6 +129,13 @@ fn main() -> ExitCode {
                 (Lab::WebServer, path) => {
                     web_server::run_client(&host, port, path.as_deref().unwrap_or("/"), &mut output)
                 }
+                (Lab::UdpPinger, None) => socklab::udp_pinger::run_client(
+                    &host,
+                    port,
+                    count,
+                    Duration::from_millis(timeout_ms),
+                    &mut output,
+                ),
                 (_, Some(_)) => Err(io::Error::new(
                     ErrorKind::InvalidInput,
                     format!(
@@ -130,8 +165,46 @@ fn main() -> ExitCode {
     }
 }
 
-/// Starts the lab's server; only the web server takes a document root.
-fn run_server(lab: Lab, bind: IpAddr, port: u16, root: Option<PathBuf>) -> io::Result<()> {
+/// The pinger server's options; the other labs take none.
+struct PingerOptions {
+    loss: Option<f64>,
+    seed: u64,
+    max_delay: Duration,
+}
+
+/// Starts the lab's server; only the web server takes a document root, and
+/// only the pinger's server loses pings.
+fn run_server(
+    lab: Lab,
+    bind: IpAddr,
+    port: u16,
+    root: Option<PathBuf>,
+    pinger: PingerOptions,
+) -> io::Result<()> {
+    if lab == Lab::UdpPinger {
+        let loss = pinger.loss.unwrap_or(socklab::udp_pinger::HANDOUT_LOSS);
+        if !(0.0..=1.0).contains(&loss) {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("--loss {loss}: the share of lost pings is between 0 and 1"),
+            ));
+        }
+        let plan = socklab::udp_pinger::LossPlan {
+            seed: pinger.seed,
+            loss,
+            max_delay: pinger.max_delay,
+        };
+        return socklab::udp_pinger::serve(UdpSocket::bind((bind, port))?, plan);
+    }
+    if pinger.loss.is_some() {
+        return Err(io::Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "--loss is for udp-pinger; the {} server loses nothing",
+                lab.name()
+            ),
+        ));
+    }
     match (lab, root) {
         (Lab::WebServer, Some(root)) => {
             if !root.is_dir() {
