@@ -15,6 +15,8 @@ use std::net::IpAddr;
 
 mod client_setup;
 pub mod http;
+pub mod smtp;
+pub mod smtp_client;
 pub mod tcp_lines;
 pub mod tcp_uppercase;
 pub mod transform;
@@ -35,16 +37,18 @@ pub enum Lab {
     TcpLines,
     WebServer,
     UdpPinger,
+    SmtpClient,
 }
 
 impl Lab {
-    pub const ALL: [Lab; 6] = [
+    pub const ALL: [Lab; 7] = [
         Lab::UdpUppercase,
         Lab::TcpUppercase,
         Lab::UdpCountS,
         Lab::TcpLines,
         Lab::WebServer,
         Lab::UdpPinger,
+        Lab::SmtpClient,
     ];
 
     /// The lab's name as it appears on the command line and in lab files.
@@ -56,6 +60,7 @@ impl Lab {
             Lab::TcpLines => "tcp-lines",
             Lab::WebServer => "web-server",
             Lab::UdpPinger => "udp-pinger",
+            Lab::SmtpClient => "smtp-client",
         }
     }
 
@@ -69,6 +74,7 @@ impl Lab {
             | Lab::TcpLines
             | Lab::UdpPinger => DEFAULT_PORT,
             Lab::WebServer => web_server::DEFAULT_PORT,
+            Lab::SmtpClient => smtp_client::DEFAULT_PORT,
         }
     }
 
@@ -79,7 +85,8 @@ impl Lab {
 
 /// Binds the lab's server to `bind:port` and serves forever. The web server
 /// serves the files of the working directory, as the handout's does; the
-/// pinger's server loses pings as the assignment's does, from seed 0.
+/// pinger's server loses pings as the assignment's does, from seed 0; the
+/// mail client's server is a sink that prints every mail it receives.
 pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
     match lab {
         Lab::UdpUppercase => udp_uppercase::serve(std::net::UdpSocket::bind((bind, port))?),
@@ -98,6 +105,10 @@ pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
                 max_delay: std::time::Duration::ZERO,
             },
         ),
+        Lab::SmtpClient => smtp_client::serve_sink(
+            std::net::TcpListener::bind((bind, port))?,
+            std::sync::Arc::new(std::sync::Mutex::new(io::stdout())),
+        ),
     }
 }
 
@@ -105,7 +116,8 @@ pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
 /// `input` and printing what the server answered to `output`. The web
 /// server's client fetches the path on the first line of `input` (`/` when
 /// there is none); the command line passes it as an argument instead. The
-/// pinger's client reads nothing: it sends its ten pings.
+/// pinger's client reads nothing: it sends its ten pings. The mail client
+/// sends what `input` holds from alice@example.org to bob@example.org.
 pub fn run_client(
     lab: Lab,
     host: &str,
@@ -132,6 +144,14 @@ pub fn run_client(
             port,
             udp_pinger::PINGS,
             udp_pinger::REPLY_TIMEOUT,
+            output,
+        ),
+        Lab::SmtpClient => smtp_client::run_client(
+            host,
+            port,
+            "alice@example.org",
+            "bob@example.org",
+            input,
             output,
         ),
     }

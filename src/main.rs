@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! socklab server <LAB> [--port P] [--bind ADDR] [--root DIR] [--loss L --seed N]
-//! socklab client <LAB> [--host H] [--port P] [PATH] [--count N --timeout-ms T]
+//! socklab client <LAB> [--host H] [--port P] [PATH] [--count N --timeout-ms T] [--from A --to B]
 //! ```
 //!
 //! This file only reads the command line and turns errors into messages and
@@ -84,6 +84,12 @@ enum Command {
         /// udp-pinger only: how long to wait for each reply, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         timeout_ms: u64,
+        /// smtp-client only: the sender's address.
+        #[arg(long, value_name = "ADDRESS", default_value = "alice@example.org")]
+        from: String,
+        /// smtp-client only: the recipient's address.
+        #[arg(long, value_name = "ADDRESS", default_value = "bob@example.org")]
+        to: String,
     },
 }
 
@@ -121,6 +127,8 @@ fn main() -> ExitCode {
             path,
             count,
             timeout_ms,
+            from,
+            to,
         } => {
             let port = port.unwrap_or(lab.default_port());
             let mut input = io::stdin().lock();
@@ -129,6 +137,14 @@ fn main() -> ExitCode {
                 (Lab::WebServer, path) => {
                     web_server::run_client(&host, port, path.as_deref().unwrap_or("/"), &mut output)
                 }
+                (Lab::SmtpClient, None) => socklab::smtp_client::run_client(
+                    &host,
+                    port,
+                    &from,
+                    &to,
+                    &mut input,
+                    &mut output,
+                ),
                 (Lab::UdpPinger, None) => socklab::udp_pinger::run_client(
                     &host,
                     port,
