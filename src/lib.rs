@@ -23,6 +23,7 @@ pub mod transform;
 pub mod udp_count_s;
 pub mod udp_pinger;
 pub mod udp_uppercase;
+pub mod web_proxy;
 pub mod web_server;
 
 /// The port every textbook program uses.
@@ -38,10 +39,11 @@ pub enum Lab {
     WebServer,
     UdpPinger,
     SmtpClient,
+    WebProxy,
 }
 
 impl Lab {
-    pub const ALL: [Lab; 7] = [
+    pub const ALL: [Lab; 8] = [
         Lab::UdpUppercase,
         Lab::TcpUppercase,
         Lab::UdpCountS,
@@ -49,6 +51,7 @@ impl Lab {
         Lab::WebServer,
         Lab::UdpPinger,
         Lab::SmtpClient,
+        Lab::WebProxy,
     ];
 
     /// The lab's name as it appears on the command line and in lab files.
@@ -61,6 +64,7 @@ impl Lab {
             Lab::WebServer => "web-server",
             Lab::UdpPinger => "udp-pinger",
             Lab::SmtpClient => "smtp-client",
+            Lab::WebProxy => "web-proxy",
         }
     }
 
@@ -75,6 +79,7 @@ impl Lab {
             | Lab::UdpPinger => DEFAULT_PORT,
             Lab::WebServer => web_server::DEFAULT_PORT,
             Lab::SmtpClient => smtp_client::DEFAULT_PORT,
+            Lab::WebProxy => web_proxy::DEFAULT_PORT,
         }
     }
 
@@ -86,7 +91,8 @@ impl Lab {
 /// Binds the lab's server to `bind:port` and serves forever. The web server
 /// serves the files of the working directory, as the handout's does; the
 /// pinger's server loses pings as the assignment's does, from seed 0; the
-/// mail client's server is a sink that prints every mail it receives.
+/// mail client's server is a sink that prints every mail it receives; the
+/// proxy caches in `cache/` under the working directory.
 pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
     match lab {
         Lab::UdpUppercase => udp_uppercase::serve(std::net::UdpSocket::bind((bind, port))?),
@@ -109,6 +115,10 @@ pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
             std::net::TcpListener::bind((bind, port))?,
             std::sync::Arc::new(std::sync::Mutex::new(io::stdout())),
         ),
+        Lab::WebProxy => web_proxy::serve(
+            std::net::TcpListener::bind((bind, port))?,
+            std::env::current_dir()?.join("cache"),
+        ),
     }
 }
 
@@ -117,7 +127,9 @@ pub fn serve(lab: Lab, bind: IpAddr, port: u16) -> io::Result<()> {
 /// server's client fetches the path on the first line of `input` (`/` when
 /// there is none); the command line passes it as an argument instead. The
 /// pinger's client reads nothing: it sends its ten pings. The mail client
-/// sends what `input` holds from alice@example.org to bob@example.org.
+/// sends what `input` holds from alice@example.org to bob@example.org. The
+/// proxy has no client of its own: a browser, or the web server's client,
+/// is one (this fetches the path on the first line of `input` through it).
 pub fn run_client(
     lab: Lab,
     host: &str,
@@ -130,7 +142,7 @@ pub fn run_client(
         Lab::TcpUppercase => tcp_uppercase::run_client(host, port, input, output),
         Lab::TcpLines => tcp_lines::run_client(host, port, input, output),
         Lab::UdpCountS => udp_count_s::run_client(host, port, input, output),
-        Lab::WebServer => {
+        Lab::WebServer | Lab::WebProxy => {
             let mut target = String::new();
             input.read_line(&mut target)?;
             let target = match target.trim() {

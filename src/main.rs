@@ -76,7 +76,8 @@ enum Command {
         /// The server's port (default: the lab's).
         #[arg(long)]
         port: Option<u16>,
-        /// web-server only: the path to fetch, e.g. /HelloWorld.html.
+        /// web-server and web-proxy only: the path to fetch, e.g.
+        /// /HelloWorld.html (through a proxy: /www.example.com/index.html).
         path: Option<String>,
         /// udp-pinger only: how many pings to send.
         #[arg(long, value_name = "N", default_value_t = socklab::udp_pinger::PINGS)]

@@ -22,6 +22,9 @@ mod tcp_lines;
 #[path = "reference/web_server.rs"]
 mod web_server;
 
+#[path = "reference/chapter2.rs"]
+mod chapter2;
+
 // The end-to-end tests find sockets through Linux's `/proc/net`.
 #[cfg(target_os = "linux")]
 #[path = "reference/cli.rs"]
