@@ -15,8 +15,10 @@ pub struct LimitOverrides {
     pub build_ms: Option<u64>,
     pub cpu_seconds: Option<u64>,
     pub memory_mb: Option<u64>,
+    pub cell_memory_mb: Option<u64>,
     pub processes: Option<u64>,
     pub file_size_mb: Option<u64>,
+    pub disk_mb: Option<u64>,
     pub open_files: Option<u64>,
     pub output_kb: Option<u64>,
 }
@@ -34,12 +36,22 @@ pub struct Limits {
     pub build_ms: u64,
     /// CPU seconds per process (RLIMIT_CPU).
     pub cpu_seconds: u64,
-    /// Address space per process (RLIMIT_AS), in MiB.
+    /// Private writable memory per process (RLIMIT_DATA), in MiB.
     pub memory_mb: u64,
-    /// Processes per cell (RLIMIT_NPROC where the cell has its own user).
+    /// Memory of a whole cell, all its processes together (a cgroup, or
+    /// their resident memory polled), in MiB; never below `memory_mb`, so
+    /// one process at its own limit always fits.
+    pub cell_memory_mb: u64,
+    /// Processes and threads per cell (a cgroup's pids controller, else
+    /// RLIMIT_NPROC where the cell has a user of its own).
     pub processes: u64,
     /// Largest file a submission may write (RLIMIT_FSIZE), in MiB.
     pub file_size_mb: u64,
+    /// What a cell may write in all, to its scratch copy and its /tmp, in
+    /// MiB (a tmpfs of that size in the namespace tier, the copy's growth
+    /// polled in the process tier). Builds are not bounded by it: what they
+    /// write is the submission's program.
+    pub disk_mb: u64,
     /// Open file descriptors per process (RLIMIT_NOFILE).
     pub open_files: u64,
     /// Captured output kept per stream, in KiB: half from the head, half from the tail.
@@ -55,8 +67,10 @@ impl Default for Limits {
             build_ms: 300_000,
             cpu_seconds: 60,
             memory_mb: 1_024,
+            cell_memory_mb: 2_048,
             processes: 64,
             file_size_mb: 16,
+            disk_mb: 256,
             open_files: 256,
             output_kb: 64,
         }
@@ -76,8 +90,14 @@ impl Limits {
             build_ms: pick(cli.build_ms, lab.build_ms, defaults.build_ms),
             cpu_seconds: pick(cli.cpu_seconds, lab.cpu_seconds, defaults.cpu_seconds),
             memory_mb: pick(cli.memory_mb, lab.memory_mb, defaults.memory_mb),
+            cell_memory_mb: pick(
+                cli.cell_memory_mb,
+                lab.cell_memory_mb,
+                defaults.cell_memory_mb,
+            ),
             processes: pick(cli.processes, lab.processes, defaults.processes),
             file_size_mb: pick(cli.file_size_mb, lab.file_size_mb, defaults.file_size_mb),
+            disk_mb: pick(cli.disk_mb, lab.disk_mb, defaults.disk_mb),
             open_files: pick(cli.open_files, lab.open_files, defaults.open_files),
             output_kb: pick(cli.output_kb, lab.output_kb, defaults.output_kb),
         }
@@ -115,9 +135,9 @@ pub fn range_of(name: &str) -> Option<std::ops::RangeInclusive<u64>> {
         "submission_ms" => 1..=86_400_000,
         "build_ms" => 1..=3_600_000,
         "cpu_seconds" => 1..=3_600,
-        "memory_mb" => 16..=1_048_576,
+        "memory_mb" | "cell_memory_mb" => 16..=1_048_576,
         "processes" => 1..=100_000,
-        "file_size_mb" => 1..=1_048_576,
+        "file_size_mb" | "disk_mb" => 1..=1_048_576,
         "open_files" => 16..=kernel_open_files_max(),
         "output_kb" => 1..=65_536,
         _ => return None,
@@ -143,8 +163,10 @@ impl LimitOverrides {
             ("build_ms", self.build_ms),
             ("cpu_seconds", self.cpu_seconds),
             ("memory_mb", self.memory_mb),
+            ("cell_memory_mb", self.cell_memory_mb),
             ("processes", self.processes),
             ("file_size_mb", self.file_size_mb),
+            ("disk_mb", self.disk_mb),
             ("open_files", self.open_files),
             ("output_kb", self.output_kb),
         ];
@@ -184,8 +206,10 @@ mod tests {
             ("build_ms", defaults.build_ms),
             ("cpu_seconds", defaults.cpu_seconds),
             ("memory_mb", defaults.memory_mb),
+            ("cell_memory_mb", defaults.cell_memory_mb),
             ("processes", defaults.processes),
             ("file_size_mb", defaults.file_size_mb),
+            ("disk_mb", defaults.disk_mb),
             ("open_files", defaults.open_files),
             ("output_kb", defaults.output_kb),
         ] {

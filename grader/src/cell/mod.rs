@@ -13,10 +13,12 @@
 //!   their own, gives them a free port, and sweeps descendants on stop.
 
 mod capture;
+mod cgroup;
 mod exit;
 pub mod keeper;
 pub mod landlock;
 mod limits;
+mod mount;
 mod namespace;
 mod port_lock;
 mod process;
@@ -24,6 +26,7 @@ pub mod procfs;
 mod protections;
 mod sandbox;
 mod seccomp;
+mod watch;
 
 pub use capture::{Capture, Captured};
 pub use exit::{ExitReport, ExitWatch};
@@ -114,6 +117,8 @@ pub struct CellProcess {
     /// The write end of an idle standard input (servers), held open until
     /// the program is stopped so it never reads end of file.
     idle_stdin: Option<std::os::fd::OwnedFd>,
+    /// What polls the bounds the kernel does not hold for this cell.
+    watch: Option<watch::Watch>,
 }
 
 impl CellProcess {
@@ -154,6 +159,9 @@ pub struct Cell {
     marker: String,
     limits: Limits,
     sandbox: Option<Sandbox>,
+    /// Dropped after `backend`, so the keeper has taken its namespace down
+    /// before the group is emptied and removed.
+    bounds: cgroup::Bounds,
 }
 
 static NEXT_CELL: AtomicU64 = AtomicU64::new(0);
@@ -164,6 +172,23 @@ static NAMESPACES_REFUSED: OnceLock<String> = OnceLock::new();
 impl Cell {
     pub fn open(options: &CellOptions) -> std::io::Result<Cell> {
         harden_grader();
+        let limits = &options.limits;
+        // The keeper, its init and its probe of the mount view count too
+        // in the namespace tier; the stand-in in the process tier.
+        let overhead = match options.isolation {
+            IsolationRequest::Process => 1,
+            IsolationRequest::Namespace | IsolationRequest::Auto => 3,
+        };
+        let bounds = cgroup::CellGroup::create(
+            limits.cell_memory_mb.max(limits.memory_mb) << 20,
+            limits.processes + overhead,
+        );
+        let join = bounds
+            .group
+            .as_ref()
+            .map(cgroup::CellGroup::join_fds)
+            .unwrap_or_default();
+        let lease = options.sandbox.as_ref().and_then(Sandbox::uid);
         let marker = format!(
             "{}-{}{}",
             std::process::id(),
@@ -183,13 +208,13 @@ impl Cell {
                 let keeper_path = options.keeper.as_deref().ok_or_else(|| {
                     std::io::Error::other("namespace cells need the grader binary as keeper")
                 })?;
-                let keeper = namespace::Keeper::start(keeper_path)?;
+                let keeper = namespace::Keeper::start(keeper_path, lease, join)?;
                 (
                     Backend::Namespace(keeper),
                     "--isolation namespace was given".to_string(),
                 )
             }
-            IsolationRequest::Auto => Self::probe(options),
+            IsolationRequest::Auto => Self::probe(options, lease, join),
         };
         Ok(Cell {
             backend,
@@ -197,10 +222,15 @@ impl Cell {
             marker,
             limits: options.limits.clone(),
             sandbox: options.sandbox.clone(),
+            bounds,
         })
     }
 
-    fn probe(options: &CellOptions) -> (Backend, String) {
+    fn probe(
+        options: &CellOptions,
+        lease: Option<u32>,
+        join: Vec<std::os::fd::RawFd>,
+    ) -> (Backend, String) {
         if let Some(refused) = NAMESPACES_REFUSED.get() {
             return (Backend::Process, refused.clone());
         }
@@ -211,7 +241,7 @@ impl Cell {
                     .into(),
             );
         };
-        match namespace::Keeper::start(keeper_path) {
+        match namespace::Keeper::start(keeper_path, lease, join) {
             Ok(keeper) => (
                 Backend::Namespace(keeper),
                 "the kernel allows unprivileged user, network and PID namespaces".into(),
@@ -270,6 +300,24 @@ impl Cell {
             },
         ));
         let root = nix::unistd::Uid::effective().is_root();
+        let view = self.mount_view();
+        list.push(match (tier, &view) {
+            (Tier::Process, _) => Protection::missing(
+                Guard::MountView,
+                "the process tier has no mount namespace: Landlock alone limits what programs see",
+            ),
+            (Tier::Namespace, _) if sandbox.is_none() => {
+                Protection::missing(Guard::MountView, "no sandbox: programs see the grader's files")
+            }
+            (Tier::Namespace, Ok(())) => Protection::held(
+                Guard::MountView,
+                "a mount namespace: the system and toolchains read-only, the scratch copy, a private /tmp, /dev and /proc; nothing else",
+            ),
+            (Tier::Namespace, Err(why)) => Protection::missing(
+                Guard::MountView,
+                format!("the kernel refused a private mount view ({why})"),
+            ),
+        });
         list.push(match (sandbox, tier) {
             (None, _) => Protection::missing(Guard::User, "no sandbox: programs run as the grader's user"),
             (Some(_), _) if !root => {
@@ -288,20 +336,43 @@ impl Cell {
                     "no unprivileged uid was free: programs run as root without any capability",
                 ),
             },
-            (Some(_), Tier::Namespace) => Protection::missing(
-                Guard::User,
-                "the cell's root is the grader's root on files; it holds no capability and Landlock limits what it reaches",
-            ),
+            (Some(sandbox), Tier::Namespace) => match (sandbox.uid(), view.is_ok()) {
+                (Some(uid), true) => Protection::held(
+                    Guard::User,
+                    format!("the cell's programs run as its uid 1, which is uid {uid} outside, leased to this grading"),
+                ),
+                (Some(uid), false) => Protection::held(
+                    Guard::User,
+                    format!(
+                        "the cell's programs run as its uid 1, which is uid {uid} outside (as root \
+                         without any capability when their toolchain is not reachable by an unprivileged user)"
+                    ),
+                ),
+                (None, _) => Protection::missing(
+                    Guard::User,
+                    "no unprivileged uid was free: the cell's root is the grader's root on files, without any capability",
+                ),
+            },
         });
         list.push(if landlocked {
             Protection::held(
                 Guard::Files,
-                format!(
-                    "Landlock ABI {abi}: the scratch copy read-write, the system and toolchains read-only, nothing else"
-                ),
+                match (tier, view.is_ok()) {
+                    (Tier::Namespace, true) => format!(
+                        "a private mount view, and Landlock ABI {abi}: the scratch copy read-write, the system and toolchains read-only, nothing else"
+                    ),
+                    _ => format!(
+                        "Landlock ABI {abi}: the scratch copy read-write, the system and toolchains read-only, nothing else"
+                    ),
+                },
             )
         } else if sandbox.is_none() {
             Protection::missing(Guard::Files, "no sandbox: programs see the grader's files")
+        } else if tier == Tier::Namespace && view.is_ok() {
+            Protection::held(
+                Guard::Files,
+                "a private mount view (the kernel has no Landlock): the scratch copy read-write, the system and toolchains read-only",
+            )
         } else {
             Protection::missing(Guard::Files, "the kernel has no Landlock: programs see what their user can")
         });
@@ -333,31 +404,56 @@ impl Cell {
                 "scoping needs Landlock ABI 6: programs may signal other processes of their user",
             ),
         });
-        list.push(Protection::missing(
-            Guard::Memory,
-            format!(
-                "per process only: {} MiB of data each (RLIMIT_DATA)",
-                self.limits.memory_mb
+        list.push(match &self.bounds.memory {
+            Ok(how) => Protection::held(Guard::Memory, how.clone()),
+            Err(why) => Protection::held(
+                Guard::Memory,
+                format!(
+                    "{} MiB for the whole cell, its processes' resident memory polled every {} ms \
+                     (no cgroup: {why}); and {} MiB of data per process (RLIMIT_DATA)",
+                    self.cell_memory_mb(),
+                    watch::INTERVAL.as_millis(),
+                    self.limits.memory_mb
+                ),
             ),
-        ));
-        list.push(match (tier, sandbox.and_then(Sandbox::uid)) {
-            (Tier::Namespace, _) => Protection::held(
+        });
+        list.push(match (&self.bounds.processes, tier, sandbox.and_then(Sandbox::uid)) {
+            (Ok(how), _, _) => Protection::held(Guard::Processes, how.clone()),
+            (Err(_), Tier::Namespace, _) => Protection::held(
                 Guard::Processes,
                 format!(
                     "{} processes (RLIMIT_NPROC in the cell's user namespace)",
                     self.limits.processes
                 ),
             ),
-            (Tier::Process, Some(uid)) => Protection::held(
+            (Err(_), Tier::Process, Some(uid)) => Protection::held(
                 Guard::Processes,
                 format!(
                     "{} processes for uid {uid} (RLIMIT_NPROC)",
                     self.limits.processes
                 ),
             ),
-            (Tier::Process, None) => Protection::missing(
+            (Err(why), Tier::Process, None) => Protection::missing(
                 Guard::Processes,
-                "RLIMIT_NPROC would count every process of the grader's user, so none is set",
+                format!("no cgroup ({why}), and RLIMIT_NPROC would count every process of the grader's user"),
+            ),
+        });
+        list.push(match (sandbox, tier, view.is_ok()) {
+            (None, _, _) => Protection::missing(Guard::Disk, "no sandbox: nothing bounds what programs write"),
+            (Some(_), Tier::Namespace, true) => Protection::held(
+                Guard::Disk,
+                format!(
+                    "a tmpfs of {} MiB holds all the cell writes (its copy's changes, /tmp); the copy itself is left as it was",
+                    self.limits.disk_mb
+                ),
+            ),
+            (Some(_), _, _) => Protection::held(
+                Guard::Disk,
+                format!(
+                    "the scratch copy's growth polled every {} ms: the cell is stopped over {} MiB",
+                    watch::INTERVAL.as_millis(),
+                    self.limits.disk_mb
+                ),
             ),
         });
         list
@@ -368,21 +464,38 @@ impl Cell {
         format!("{CELL_MARKER_VAR}={}", self.marker)
     }
 
+    /// Whether this cell's programs get a private mount view, or why not.
+    fn mount_view(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Process => Err("the process tier".into()),
+            Backend::Namespace(keeper) => match keeper.views_refused() {
+                None => Ok(()),
+                Some(why) => Err(why.to_string()),
+            },
+        }
+    }
+
+    /// The most memory the cell used at once, where a cgroup tells.
+    pub fn memory_peak(&self) -> Option<u64> {
+        self.bounds.group.as_ref()?.memory_peak()
+    }
+
+    fn cell_memory_mb(&self) -> u64 {
+        self.limits.cell_memory_mb.max(self.limits.memory_mb)
+    }
+
     pub fn spawn(&self, spec: &SpawnSpec) -> std::io::Result<CellProcess> {
         let mut spec = spec.clone();
         spec.env
             .push((CELL_MARKER_VAR.to_string(), self.marker.clone()));
+        let tier = self.tier();
         let confinement = match &self.sandbox {
             Some(sandbox) => {
-                // The process tier's programs run as the leased user, who
-                // must own the copy; a namespace cell's root is the
-                // grader's own user on files.
-                if self.tier() == Tier::Process {
-                    sandbox.hand_over().map_err(std::io::Error::other)?;
-                }
+                // Programs run as the leased user, who must own the copy.
+                sandbox.hand_over().map_err(std::io::Error::other)?;
                 // Where the network is shared, TCP is limited to the port the
                 // program was given; a namespace cell's network is its own.
-                let tcp_ports = match self.tier() {
+                let tcp_ports = match tier {
                     Tier::Process => Some(
                         spec.env
                             .iter()
@@ -392,13 +505,80 @@ impl Cell {
                     ),
                     Tier::Namespace => None,
                 };
-                Some(sandbox.confinement(&spec.program, &spec.args, &spec.env, tcp_ports))
+                let mut confinement =
+                    sandbox.confinement(&spec.program, &spec.args, &spec.env, tcp_ports);
+                if tier == Tier::Namespace {
+                    if self.mount_view().is_ok() {
+                        confinement.view = sandbox.mount_view(
+                            &spec.program,
+                            &spec.args,
+                            &spec.env,
+                            &spec.cwd,
+                            self.limits.disk_mb,
+                        );
+                    }
+                    confinement.credentials = in_the_cell(
+                        confinement.credentials,
+                        confinement.view.is_some() && sandbox.uid().is_some(),
+                    );
+                }
+                Some(confinement)
             }
             None => None,
         };
-        match &self.backend {
-            Backend::Process => process::spawn(&spec, &self.limits, confinement),
-            Backend::Namespace(keeper) => keeper.spawn(&spec, &self.limits, confinement),
+        let polled = self.polled(confinement.as_ref());
+        let join = self
+            .bounds
+            .group
+            .as_ref()
+            .map(cgroup::CellGroup::join_fds)
+            .unwrap_or_default();
+        let bound_processes = self
+            .bounds
+            .group
+            .as_ref()
+            .is_some_and(cgroup::CellGroup::bounds_processes);
+        let mut process = match &self.backend {
+            Backend::Process => {
+                process::spawn(&spec, &self.limits, confinement, join, bound_processes)?
+            }
+            Backend::Namespace(keeper) => keeper.spawn(&spec, &self.limits, confinement)?,
+        };
+        if !polled.is_empty() {
+            process.watch = Some(match &self.backend {
+                Backend::Process => {
+                    let (pid, marker) = (process.pid, self.marker());
+                    watch::Watch::start(polled, move || {
+                        process::members(pid, &marker, true).into_iter().collect()
+                    })?
+                }
+                Backend::Namespace(keeper) => {
+                    let keeper = keeper.pid();
+                    watch::Watch::start(polled, move || {
+                        procfs::descendants(keeper)
+                            .filter(|&pid| pid != keeper)
+                            .collect()
+                    })?
+                }
+            });
+        }
+        Ok(process)
+    }
+
+    /// The bounds this cell's next program needs polled: its memory where
+    /// no cgroup holds it, the copy's growth where no tmpfs does.
+    fn polled(&self, confinement: Option<&sandbox::Confinement>) -> watch::Polled {
+        let Some(sandbox) = &self.sandbox else {
+            return watch::Polled::default();
+        };
+        watch::Polled {
+            memory: self
+                .bounds
+                .memory
+                .is_err()
+                .then_some(self.cell_memory_mb() << 20),
+            disk: (!sandbox.is_build() && confinement.is_none_or(|c| c.view.is_none()))
+                .then(|| (sandbox.scratch().to_path_buf(), self.limits.disk_mb << 20)),
         }
     }
 
@@ -454,13 +634,31 @@ impl Cell {
             stderr,
             helpers,
             idle_stdin,
+            watch,
             ..
         } = main;
         drop(idle_stdin);
+        // Why the cell was cut short, if a bound was crossed, ends its
+        // stderr, where the report shows it.
+        let mut notes: Vec<String> = watch
+            .as_ref()
+            .and_then(watch::Watch::tripped)
+            .into_iter()
+            .collect();
+        drop(watch);
+        if let Some(group) = &self.bounds.group {
+            notes.extend(group.notes(self.cell_memory_mb(), self.limits.processes));
+        }
+        let mut stderr = stderr.finish();
+        for note in notes {
+            let line = format!("\n{note}\n");
+            stderr.tail.extend_from_slice(line.as_bytes());
+            stderr.total += line.len() as u64;
+        }
         let end = ProgramEnd {
             exit,
             stdout: stdout.finish(),
-            stderr: stderr.finish(),
+            stderr,
         };
         for helper in helpers {
             let _ = helper.join();
@@ -490,13 +688,40 @@ impl Cell {
                     );
                     main.wait_until(Instant::now() + Duration::from_secs(2));
                 }
-                process::kill_cell(main.pid, &self.marker(), main.exit().is_none())
+                process::kill_cell(main.pid, &self.marker(), main.exit().is_none());
+                // The group holds every process of the cell, marked or not:
+                // the cell is stopped when it is empty, not before.
+                if let Some(group) = &self.bounds.group {
+                    group.kill_all();
+                }
             }
             Backend::Namespace(keeper) => keeper.kill_all(),
         }
         // Either way the main program is gone now; wait for its exit to be
         // recorded so its reaper thread has finished.
         main.wait_until(Instant::now() + Duration::from_secs(5));
+    }
+}
+
+/// Who a program runs as inside a namespace cell, from who it would run as
+/// in the process tier: the leased uid is the cell's uid 1, root stays root
+/// without capabilities. `view`: with a private mount view every toolchain
+/// is reachable by an unprivileged user, so the leased uid always serves.
+fn in_the_cell(credentials: sandbox::Credentials, view: bool) -> sandbox::Credentials {
+    use sandbox::Credentials;
+    const CELL_UID: u32 = 1;
+    match credentials {
+        _ if view => Credentials::Become { uid: CELL_UID },
+        Credentials::Become { .. } => Credentials::Become { uid: CELL_UID },
+        Credentials::RootWithoutCapabilities { file_override } => {
+            Credentials::RootWithoutCapabilities { file_override }
+        }
+        // Root inside the cell keeps no capability either: it needs none to
+        // serve, and without them it cannot remount, unshare or reconfigure
+        // the cell's network.
+        Credentials::Unchanged => Credentials::RootWithoutCapabilities {
+            file_override: false,
+        },
     }
 }
 

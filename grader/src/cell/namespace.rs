@@ -31,6 +31,8 @@ type Exits = Arc<Mutex<HashMap<i32, ExitWatch>>>;
 
 pub struct Keeper {
     process: Child,
+    /// Why the kernel refused this cell a private mount view, if it did.
+    views_refused: Option<String>,
     control: Arc<OwnedFd>,
     pending: Pending,
     exits: Exits,
@@ -39,14 +41,25 @@ pub struct Keeper {
 }
 
 impl Keeper {
-    pub fn start(keeper_binary: &Path) -> std::io::Result<Keeper> {
+    /// Starts a keeper in new namespaces. `lease`: the unprivileged uid the
+    /// cell's programs run as when the grader is root (uid 1 in the cell);
+    /// `join`: the cell's control groups, which the keeper joins first.
+    pub fn start(
+        keeper_binary: &Path,
+        lease: Option<u32>,
+        join: Vec<std::os::fd::RawFd>,
+    ) -> std::io::Result<Keeper> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
             None,
             SockFlag::SOCK_CLOEXEC,
         )?;
-        let id_maps = IdMaps::for_current_user();
+        let mapping = match lease {
+            Some(uid) => Mapping::ByGrader(ParentMap::new(uid)?),
+            None => Mapping::Own(IdMaps::for_current_user()),
+        };
+        let child_side = mapping.child_side();
         let mut command = Command::new(keeper_binary);
         command
             .arg(KEEPER_ARG)
@@ -60,14 +73,21 @@ impl Keeper {
         unsafe {
             command.pre_exec(move || {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+                super::cgroup::join(&join)?;
                 unshare(
                     CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWPID,
                 )?;
-                id_maps.write()
+                child_side.map_ids()
             });
         }
-        let process = command.spawn()?;
+        let writer = mapping.start_writer()?;
+        let spawned = command.spawn();
         drop(command);
+        // The keeper has exec'd (or failed): the writer has done its part.
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        let process = spawned?;
         let control = Arc::new(ours);
         let (ready_tx, ready_rx) = channel();
         let pending: Pending = Arc::default();
@@ -82,6 +102,7 @@ impl Keeper {
         };
         let mut keeper = Keeper {
             process,
+            views_refused: None,
             control,
             pending,
             exits,
@@ -89,7 +110,10 @@ impl Keeper {
             reader: Some(reader),
         };
         match ready_rx.recv_timeout(KEEPER_START) {
-            Ok(()) => Ok(keeper),
+            Ok(views_refused) => {
+                keeper.views_refused = views_refused;
+                Ok(keeper)
+            }
             Err(_) => {
                 let status = keeper.process.try_wait().ok().flatten();
                 Err(std::io::Error::other(match status {
@@ -98,6 +122,16 @@ impl Keeper {
                 }))
             }
         }
+    }
+
+    /// Why this cell's programs get no private mount view, if they do not.
+    pub fn views_refused(&self) -> Option<&str> {
+        self.views_refused.as_deref()
+    }
+
+    /// The keeper's pid, as the grader sees it.
+    pub fn pid(&self) -> i32 {
+        self.process.id() as i32
     }
 
     pub fn net_dir(&self) -> PathBuf {
@@ -148,10 +182,8 @@ impl Keeper {
             confinement: confinement.map(|confinement| {
                 Box::new(keeper::Confinement {
                     policy: confinement.policy,
-                    // Root inside the cell keeps no capability either: it needs
-                    // none to serve, and without them it cannot remount, unshare
-                    // or reconfigure the cell's network.
-                    drop_capabilities: true,
+                    credentials: confinement.credentials,
+                    view: confinement.view,
                 })
             }),
         };
@@ -186,6 +218,7 @@ impl Keeper {
             stderr: Capture::start(stderr_read, limit, "stderr")?,
             helpers,
             idle_stdin,
+            watch: None,
         })
     }
 
@@ -232,14 +265,19 @@ impl Drop for Keeper {
     }
 }
 
-fn read_replies(control: &OwnedFd, pending: &Pending, exits: &Exits, ready: Sender<()>) {
+fn read_replies(
+    control: &OwnedFd,
+    pending: &Pending,
+    exits: &Exits,
+    ready: Sender<Option<String>>,
+) {
     loop {
         let Ok(Some((reply, fds))) = keeper::receive::<Reply>(control.as_fd()) else {
             break;
         };
         match reply {
-            Reply::Ready { .. } => {
-                let _ = ready.send(());
+            Reply::Ready { views_refused, .. } => {
+                let _ = ready.send(views_refused);
             }
             Reply::Exited { pid, code, signal } => {
                 let exit = match (code, signal) {
@@ -274,6 +312,138 @@ fn read_replies(control: &OwnedFd, pending: &Pending, exits: &Exits, ready: Send
         watch.record(ExitReport::Signal(Signal::SIGKILL as i32));
     }
     pending.lock().expect("keeper table").clear();
+}
+
+/// How the keeper's user namespace gets its uid and gid maps.
+enum Mapping {
+    /// Written by the keeper itself: only its own ids, as root inside.
+    Own(IdMaps),
+    /// Written by the grader (root, so it may map more): its own ids as root
+    /// inside, and the leased uid as uid 1, which the programs run as.
+    ByGrader(ParentMap),
+}
+
+/// What the keeper does about its maps between fork and exec.
+enum ChildSide {
+    Own(IdMaps),
+    /// Tell the grader its pid once it has unshared, and wait until the
+    /// grader has written the maps.
+    Wait {
+        notify: OwnedFd,
+        written: OwnedFd,
+    },
+}
+
+impl Mapping {
+    fn child_side(&self) -> ChildSide {
+        match self {
+            Mapping::Own(maps) => ChildSide::Own(IdMaps {
+                uid_map: maps.uid_map.clone(),
+                gid_map: maps.gid_map.clone(),
+            }),
+            Mapping::ByGrader(parent) => ChildSide::Wait {
+                notify: parent.notify_write.try_clone().expect("dup"),
+                written: parent.written_read.try_clone().expect("dup"),
+            },
+        }
+    }
+
+    /// For a map the grader writes: a thread that waits for the keeper's
+    /// pid, writes its maps and lets it go on.
+    fn start_writer(self) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+        match self {
+            Mapping::Own(_) => Ok(None),
+            Mapping::ByGrader(parent) => {
+                let ParentMap {
+                    uid,
+                    notify_read,
+                    notify_write,
+                    written_read,
+                    written_write,
+                } = parent;
+                // Only the child holds these ends now, so a keeper that dies
+                // early ends the writer's read.
+                drop((notify_write, written_read));
+                Ok(Some(
+                    std::thread::Builder::new()
+                        .name("cell-id-maps".into())
+                        .spawn(move || write_maps_for(uid, notify_read, written_write))?,
+                ))
+            }
+        }
+    }
+}
+
+struct ParentMap {
+    uid: u32,
+    notify_read: OwnedFd,
+    notify_write: OwnedFd,
+    written_read: OwnedFd,
+    written_write: OwnedFd,
+}
+
+impl ParentMap {
+    fn new(uid: u32) -> std::io::Result<ParentMap> {
+        let (notify_read, notify_write) = super::cloexec_pipe()?;
+        let (written_read, written_write) = super::cloexec_pipe()?;
+        Ok(ParentMap {
+            uid,
+            notify_read,
+            notify_write,
+            written_read,
+            written_write,
+        })
+    }
+}
+
+fn write_maps_for(uid: u32, notify: OwnedFd, written: OwnedFd) {
+    use std::io::{Read, Write};
+    let mut pid = [0u8; 4];
+    if std::fs::File::from(notify).read_exact(&mut pid).is_err() {
+        return;
+    }
+    let pid = i32::from_ne_bytes(pid);
+    let (own_uid, own_gid) = (nix::unistd::getuid(), nix::unistd::getgid());
+    let wrote = std::fs::write(
+        format!("/proc/{pid}/uid_map"),
+        format!("0 {own_uid} 1\n1 {uid} 1\n"),
+    )
+    .and_then(|()| {
+        std::fs::write(
+            format!("/proc/{pid}/gid_map"),
+            format!("0 {own_gid} 1\n1 {uid} 1\n"),
+        )
+    });
+    if wrote.is_ok() {
+        let _ = std::fs::File::from(written).write_all(b"1");
+    }
+    // Otherwise dropping `written` unblocks the keeper, which then fails.
+}
+
+impl ChildSide {
+    /// Between fork and exec, after unshare: plain reads and writes.
+    fn map_ids(&self) -> std::io::Result<()> {
+        use nix::libc;
+        match self {
+            ChildSide::Own(maps) => maps.write(),
+            ChildSide::Wait { notify, written } => {
+                // SAFETY: getpid, write and read on our own descriptors.
+                unsafe {
+                    let pid = libc::getpid().to_ne_bytes();
+                    if libc::write(notify.as_raw_fd(), pid.as_ptr().cast(), 4) != 4 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let mut byte = [0u8; 1];
+                    if libc::read(written.as_raw_fd(), byte.as_mut_ptr().cast(), 1) != 1 {
+                        return Err(std::io::Error::other(
+                            "the grader could not map the cell's users",
+                        ));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The uid and gid maps a new user namespace gets: our own ids become root

@@ -25,10 +25,14 @@ use crate::limits::Limits;
 use crate::transport::Transport;
 use std::path::Path;
 
+/// `join`: the cell's control groups (the stand-in and the program join
+/// them); `groups_bound_processes`: whether they bound the cell's processes.
 pub fn spawn(
     spec: &SpawnSpec,
     limits: &Limits,
     confinement: Option<Confinement>,
+    join: Vec<std::os::fd::RawFd>,
+    groups_bound_processes: bool,
 ) -> std::io::Result<CellProcess> {
     super::harden_grader();
     let credentials = confinement
@@ -40,8 +44,14 @@ pub fn spawn(
     let confined = confinement.is_some();
     let ruleset = confinement.and_then(|confinement| Ruleset::build(&confinement.policy).ok());
     // RLIMIT_NPROC counts every process of the real user: meaningful only
-    // when that user is the grading's own.
-    let rlimits = Rlimits::new(limits, matches!(credentials, Credentials::Become { .. }));
+    // when that user is the grading's own, and not needed where the cell's
+    // group bounds its processes. (Counting a user, it also counted the
+    // processes of the grading's previous cell until they were reaped, so
+    // a restarted server could fail to start on a loaded machine.)
+    let rlimits = Rlimits::new(
+        limits,
+        !groups_bound_processes && matches!(credentials, Credentials::Become { .. }),
+    );
     let (stdout_read, stdout_write) = super::cloexec_pipe()?;
     let (stderr_read, stderr_write) = super::cloexec_pipe()?;
     let grader = nix::unistd::getpid();
@@ -62,6 +72,8 @@ pub fn spawn(
     // close_range, _exit) and allocates nothing.
     unsafe {
         command.pre_exec(move || {
+            // Into the cell's groups first, so everything below is counted.
+            super::cgroup::join(&join)?;
             // A session of its own: no controlling terminal to type into
             // (TIOCSTI) or to read the instructor's keys from, and a process
             // group whose number is the stand-in's.
@@ -118,6 +130,7 @@ pub fn spawn(
         stderr,
         helpers,
         idle_stdin,
+        watch: None,
     })
 }
 
@@ -360,7 +373,7 @@ pub fn kill_cell(pid: i32, marker: &str, main_alive: bool) {
     }
 }
 
-fn members(pid: i32, marker: &str, main_alive: bool) -> HashSet<i32> {
+pub(super) fn members(pid: i32, marker: &str, main_alive: bool) -> HashSet<i32> {
     let mut found: HashSet<i32> = procfs::processes_marked(marker).into_iter().collect();
     if main_alive {
         found.extend(procfs::descendants(pid));

@@ -26,6 +26,10 @@ pub enum Guard {
     Memory,
     /// Processes bounded for the cell.
     Processes,
+    /// What the cell writes is bounded.
+    Disk,
+    /// A private view of the file system (mount namespace).
+    MountView,
 }
 
 impl Guard {
@@ -40,6 +44,8 @@ impl Guard {
             Guard::Signals => "signals",
             Guard::Memory => "memory",
             Guard::Processes => "processes",
+            Guard::Disk => "disk",
+            Guard::MountView => "mount-view",
         }
     }
 }

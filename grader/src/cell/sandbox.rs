@@ -179,6 +179,7 @@ impl Sandbox {
                 } else {
                     Credentials::Unchanged
                 },
+                view: None,
             };
         }
         let named = executables_named(args);
@@ -202,7 +203,36 @@ impl Sandbox {
         Confinement {
             policy,
             credentials,
+            view: None,
         }
+    }
+
+    /// The private mount view of a program started as `program` with `args`
+    /// and `env` in `workdir` (namespace tier): the same system directories,
+    /// toolchains and named files its Landlock policy allows, read-only, and
+    /// the scratch copy. `None` for a build, which reads what the grader can.
+    pub fn mount_view(
+        &self,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+        workdir: &Path,
+        disk_mb: u64,
+    ) -> Option<super::mount::MountView> {
+        if self.build {
+            return None;
+        }
+        let mut read_only: Vec<PathBuf> = SYSTEM_READ_EXECUTE.iter().map(PathBuf::from).collect();
+        read_only.extend(toolchains(program, env));
+        read_only.extend(executables_named(args));
+        // What lies in the copy is shown by the copy itself.
+        read_only.retain(|path| !path.starts_with(self.scratch()));
+        Some(super::mount::MountView::new(
+            &read_only,
+            self.scratch(),
+            workdir,
+            disk_mb,
+        ))
     }
 
     /// The Landlock policy of a program started as `program` with `env`:
@@ -248,6 +278,8 @@ impl Sandbox {
 pub struct Confinement {
     pub policy: Policy,
     pub credentials: Credentials,
+    /// The private mount view (namespace tier, where the kernel allows it).
+    pub view: Option<super::mount::MountView>,
 }
 
 /// The file `program` names: itself when it has a slash, else the first

@@ -84,6 +84,14 @@ fn run_suite(isolation: IsolationRequest, label: &str) {
         .tempdir()
         .unwrap();
     std::fs::write(canaries.path().join("secret.txt"), b"SOCKLAB-CANARY").unwrap();
+    // And one in the grader's home, which no cell may list or read.
+    let home_canary = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|home| home.is_dir())
+        .map(|home| home.join(format!(".socklab-canary-{label}-{}", std::process::id())));
+    if let Some(path) = &home_canary {
+        std::fs::write(path, b"SOCKLAB-CANARY").unwrap();
+    }
     // At a path `looks-outside` knows, as a host service's would be.
     let tier_name = match isolation {
         IsolationRequest::Namespace => "namespace",
@@ -145,6 +153,9 @@ fn run_suite(isolation: IsolationRequest, label: &str) {
         "a submission connected to a Unix socket outside its cell"
     );
     let _ = std::fs::remove_file(&socket_path);
+    if let Some(path) = &home_canary {
+        let _ = std::fs::remove_file(path);
+    }
 
     for (name, result, took) in &results {
         let want = &expected.submissions[name];
@@ -279,6 +290,96 @@ fn a_fork_happy_neighbour_changes_nothing() {
         "alone:\n{}\nbeside:\n{}",
         summary(&alone),
         summary(&beside)
+    );
+}
+
+/// A fork bomb and a memory bomb (many processes, each under the
+/// per-process limit, together over the cell's bound), graded at the same
+/// time as a correct classmate, fail their own tests and leave the
+/// classmate's score exactly what it is alone, in each tier.
+#[test]
+fn bombs_beside_a_classmate_change_nothing() {
+    let lab = support::lab("tcp-uppercase");
+    let classmate = Source::Directory(repo().join("fixtures/submissions/tcp-uppercase/c-threaded"));
+    let bombs = ["fork-bomb", "memory-bomb"];
+    let mut tiers = vec![IsolationRequest::Process];
+    if support::namespaces_available() {
+        tiers.insert(0, IsolationRequest::Namespace);
+    } else {
+        eprintln!("skipped the namespace tier: this kernel refuses unprivileged namespaces");
+    }
+    for isolation in tiers {
+        let mut options = support::options(isolation);
+        options.limits = expectations().limits;
+        let alone = grade(&lab, &classmate, &options).unwrap();
+        let (beside, bombed) = std::thread::scope(|scope| {
+            let bombers: Vec<_> = bombs
+                .iter()
+                .map(|name| {
+                    let (lab, options) = (&lab, &options);
+                    let source = Source::Directory(adversarial_dir().join(name));
+                    scope.spawn(move || grade(lab, &source, options).unwrap())
+                })
+                .collect();
+            let beside = grade(&lab, &classmate, &options).unwrap();
+            let bombed: Vec<SubmissionResult> = bombers
+                .into_iter()
+                .map(|bomber| bomber.join().unwrap())
+                .collect();
+            (beside, bombed)
+        });
+        for (name, result) in bombs.iter().zip(&bombed) {
+            assert_eq!(result.score(), 0, "{name}:\n{}", summary(result));
+            for guard in ["memory", "processes"] {
+                let protection = result
+                    .isolation
+                    .protections
+                    .iter()
+                    .find(|p| p.guard.as_str() == guard)
+                    .expect("listed");
+                eprintln!(
+                    "{isolation:?} {name}: {guard}: in force {}: {}",
+                    protection.in_force, protection.detail
+                );
+            }
+        }
+        eprintln!(
+            "{isolation:?}: the classmate scored {} alone and {} beside the bombs",
+            alone.score(),
+            beside.score()
+        );
+        assert!(alone.score() > 0, "{}", summary(&alone));
+        assert_eq!(
+            beside.score(),
+            alone.score(),
+            "alone:\n{}\nbeside:\n{}",
+            summary(&alone),
+            summary(&beside)
+        );
+    }
+}
+
+/// A correct server that daemonises (its original process exits once the
+/// grandchild serves) gets the same score in both tiers.
+#[test]
+fn a_daemonising_server_grades_the_same_in_both_tiers() {
+    if !support::namespaces_available() {
+        eprintln!("skipped: this kernel refuses unprivileged namespaces, so there is one tier");
+        return;
+    }
+    let lab = support::lab("tcp-uppercase");
+    let source = Source::Directory(adversarial_dir().join("daemonises-correctly"));
+    let statuses = |isolation| -> Vec<(String, &'static str)> {
+        let result = grade(&lab, &source, &support::options(isolation)).unwrap();
+        result
+            .tests
+            .iter()
+            .map(|test| (test.id.clone(), test.outcome.status()))
+            .collect()
+    };
+    assert_eq!(
+        statuses(IsolationRequest::Namespace),
+        statuses(IsolationRequest::Process)
     );
 }
 
