@@ -542,7 +542,9 @@ impl Cell {
             Backend::Process => {
                 process::spawn(&spec, &self.limits, confinement, join, bound_processes)?
             }
-            Backend::Namespace(keeper) => keeper.spawn(&spec, &self.limits, confinement)?,
+            Backend::Namespace(keeper) => {
+                keeper.spawn(&spec, &self.limits, confinement, !bound_processes)?
+            }
         };
         if !polled.is_empty() {
             process.watch = Some(match &self.backend {

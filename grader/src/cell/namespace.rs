@@ -166,6 +166,7 @@ impl Keeper {
         spec: &SpawnSpec,
         limits: &Limits,
         confinement: Option<Confinement>,
+        count_processes: bool,
     ) -> std::io::Result<CellProcess> {
         let (stdout_read, stdout_write) = super::cloexec_pipe()?;
         let (stderr_read, stderr_write) = super::cloexec_pipe()?;
@@ -178,7 +179,9 @@ impl Keeper {
             args: spec.args.clone(),
             cwd: spec.cwd.to_string_lossy().into_owned(),
             env: spec.env.clone(),
-            rlimits: Rlimits::new(limits, true),
+            // RLIMIT_NPROC counts the cell's user namespace: needed only where
+            // no pids group bounds the cell.
+            rlimits: Rlimits::new(limits, count_processes),
             confinement: confinement.map(|confinement| {
                 Box::new(keeper::Confinement {
                     policy: confinement.policy,
