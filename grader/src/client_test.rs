@@ -20,9 +20,9 @@ use crate::lab::{
     ClientExpectation, Expectation, OutputStream, Part, PeerBehaviour, Step, Transport,
 };
 use crate::outcome::{ExitReport, Outcome, ProgramRun, TranscriptEntry, TranscriptEvent};
+use crate::protocol::{AfterTurn, ClientSymptom, Protocol};
 use crate::runner::{Grading, TestHint, never_ran_failure, port_for, record_end, scrub_paths};
 use crate::submission::{Plan, ProgramPlan};
-use crate::transform::TransformName;
 
 /// The hint when the grader's server heard nothing from the client.
 fn nothing_arrived_hint() -> Hint {
@@ -236,7 +236,7 @@ impl ClientTest<'_, '_> {
         self.peer = Some(Peer::start(
             endpoint,
             behaviour,
-            self.grading.lab.transform,
+            Protocol::named(self.grading.lab.transform),
             Arc::clone(&self.transcript),
             self.started,
             // Only where the lab's port is the machine's does its TIME_WAIT matter.
@@ -331,13 +331,13 @@ impl ClientTest<'_, '_> {
                 )
             } else if log.received.is_empty() {
                 nothing_arrived_hint()
-            } else if log.replies.is_empty()
-                && self.grading.lab.transform == TransformName::UppercaseLines
+            } else if let Some(hint) = log
+                .replies
+                .is_empty()
+                .then(|| self.protocol().client_hint(ClientSymptom::NothingToAnswer))
+                .flatten()
             {
-                Hint::new(
-                    HintKind::ClientSentNoLine,
-                    "The grader's server got no complete line, so it had nothing to answer: end every line you send with '\\n'.",
-                )
+                hint
             } else {
                 Hint::new(
                     HintKind::ClientKeptRunning,
@@ -371,6 +371,10 @@ impl ClientTest<'_, '_> {
         self.peer
             .as_ref()
             .is_some_and(|peer| peer.log().received.is_empty())
+    }
+
+    fn protocol(&self) -> Protocol {
+        Protocol::named(self.grading.lab.transform)
     }
 
     fn ran(&self) -> &ClientRun {
@@ -416,18 +420,19 @@ impl ClientTest<'_, '_> {
                 if replies.is_empty() {
                     (false, "the server's reply (but the client sent nothing the grader's server could answer)".to_string())
                 } else {
+                    let protocol = self.protocol();
                     let shown_replies: Vec<String> = replies
                         .iter()
-                        .map(|reply| shown(strip_newline(reply)))
+                        .map(|reply| shown(protocol.printable_reply(reply)))
                         .collect();
                     (
-                        contains_in_order(&output, &replies),
+                        protocol.printed_replies(&output, &replies),
                         format!("the reply {}", shown_replies.join(" then ")),
                     )
                 }
             }
             ClientExpectation::Contains(text) => (
-                find(&output, text, 0).is_some(),
+                crate::protocol::find(&output, text, 0).is_some(),
                 format!("the text {}", shown(text)),
             ),
             ClientExpectation::Regex(regex) => (
@@ -435,7 +440,7 @@ impl ClientTest<'_, '_> {
                 format!("a match for `{}`", regex.as_str()),
             ),
             ClientExpectation::Lacks(text) => (
-                find(&output, text, 0).is_none(),
+                crate::protocol::find(&output, text, 0).is_none(),
                 format!("no {}", shown(text)),
             ),
         };
@@ -443,9 +448,9 @@ impl ClientTest<'_, '_> {
             return Ok(());
         }
         let printed_sent = {
-            let sent = self.grading.lab.transform.client_message(&ran.stdin);
+            let sent = self.protocol().client_request(&ran.stdin);
             !sent.is_empty()
-                && find(&output, &sent, 0).is_some()
+                && crate::protocol::find(&output, &sent, 0).is_some()
                 && matches!(expectation, ClientExpectation::Replies)
         };
         // What the client said on stderr (a stub's todo!(), a traceback)
@@ -460,13 +465,9 @@ impl ClientTest<'_, '_> {
                 HintKind::ClientPrintedSent,
                 "Your client printed the sentence it sent, not the server's reply. Print what recvfrom/recv returned (modifiedMessage.decode()).",
             ))
-        } else if matches!(expectation, ClientExpectation::Replies)
-            && self.grading.lab.transform == TransformName::UppercaseLines
-        {
-            Some(Hint::new(
-                HintKind::ClientFirstReplyOnly,
-                "Print every reply: keep reading until the server closes the connection (recv returns b''), not just once.",
-            ))
+        } else if matches!(expectation, ClientExpectation::Replies) {
+            self.protocol()
+                .client_hint(ClientSymptom::RepliesNotPrinted)
         } else {
             None
         };
@@ -495,7 +496,7 @@ impl ClientTest<'_, '_> {
     }
 
     fn expect_sent(&mut self, expectation: &Expectation) -> Result<(), Failure> {
-        let transform = self.grading.lab.transform;
+        let protocol = self.protocol();
         let stdin = self.ran().stdin.clone();
         let received = self
             .peer
@@ -504,7 +505,7 @@ impl ClientTest<'_, '_> {
             .unwrap_or_default();
         let (ok, expected) = match expectation {
             Expectation::Reference => {
-                let message = transform.client_message(&stdin);
+                let message = protocol.client_request(&stdin);
                 (received == message, shown(&message))
             }
             Expectation::Exact(bytes) => (received == *bytes, shown(bytes)),
@@ -522,7 +523,7 @@ impl ClientTest<'_, '_> {
             hint
         } else if received.is_empty() {
             nothing_arrived_hint()
-        } else if strip_newline(&received) == transform.client_message(&stdin).as_slice() {
+        } else if strip_newline(&received) == protocol.client_request(&stdin).as_slice() {
             Hint::new(
                 HintKind::ClientSentNewline,
                 "Your client sent the newline that input() would have removed: send the sentence without the trailing newline.",
@@ -654,31 +655,6 @@ fn strip_newline(bytes: &[u8]) -> &[u8] {
     bytes.strip_suffix(b"\r").unwrap_or(bytes)
 }
 
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(from);
-    }
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|window| window == needle)
-        .map(|at| at + from)
-}
-
-/// Whether every reply (without its newline) appears in `output`, in order.
-fn contains_in_order(output: &[u8], replies: &[Vec<u8>]) -> bool {
-    let mut from = 0;
-    for reply in replies {
-        for line in strip_newline(reply).split(|&b| b == b'\n') {
-            match find(output, line, from) {
-                Some(at) => from = at + line.len(),
-                None => return false,
-            }
-        }
-    }
-    true
-}
-
 fn note(transcript: &Mutex<Vec<TranscriptEntry>>, started: Instant, text: impl Into<String>) {
     record(transcript, started, TranscriptEvent::Note(text.into()));
 }
@@ -719,7 +695,7 @@ impl Peer {
     fn start(
         endpoint: Endpoint,
         behaviour: PeerBehaviour,
-        transform: TransformName,
+        protocol: Protocol,
         transcript: Arc<Mutex<Vec<TranscriptEntry>>>,
         started: Instant,
         client_closes_first: bool,
@@ -728,7 +704,7 @@ impl Peer {
         let log = Arc::new(Mutex::new(PeerLog::default()));
         let context = PeerContext {
             behaviour,
-            transform,
+            protocol,
             stop: Arc::clone(&stop),
             log: Arc::clone(&log),
             transcript,
@@ -765,7 +741,7 @@ struct PeerContext {
     /// `let_client_close_first`).
     client_closes_first: bool,
     behaviour: PeerBehaviour,
-    transform: TransformName,
+    protocol: Protocol,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<PeerLog>>,
     transcript: Arc<Mutex<Vec<TranscriptEntry>>>,
@@ -805,9 +781,9 @@ impl PeerContext {
         }
     }
 
-    /// The replies to send for a request, per the behaviour, after any delay.
-    fn replies_for(&self, request: &[u8]) -> Vec<Vec<u8>> {
-        let reply = self.transform.apply(request);
+    /// The replies to send instead of a correct server's `reply`, per the
+    /// behaviour, after any delay.
+    fn replies_for(&self, reply: Vec<u8>) -> Vec<Vec<u8>> {
         match self.behaviour {
             PeerBehaviour::Reference => vec![reply],
             PeerBehaviour::Twice => vec![reply.clone(), reply],
@@ -844,13 +820,14 @@ impl PeerContext {
     fn serve_udp(&self, socket: UdpSocket) {
         let _ = socket.set_read_timeout(Some(PEER_TICK));
         let mut buffer = vec![0u8; 65536];
+        let mut script = self.protocol.peer();
         while !self.stopping() {
             let Ok((length, from)) = socket.recv_from(&mut buffer) else {
                 continue;
             };
             let request = buffer[..length].to_vec();
             self.received(&request, false);
-            for reply in self.replies_for(&request) {
+            for reply in self.replies_for(script.on_datagram(&request)) {
                 if socket.send_to(&reply, from).is_ok() {
                     self.sent(&reply);
                 }
@@ -909,12 +886,14 @@ impl PeerContext {
         }
     }
 
-    /// Serves one connection like the lab's reference server: one read and
-    /// one reply for whole-message labs, a reply per line for line labs.
+    /// Serves one connection as the lab's protocol scripts it.
     fn serve_connection(&self, mut stream: TcpStream) {
         let _ = stream.set_read_timeout(Some(PEER_TICK));
-        let line_based = self.transform == TransformName::UppercaseLines;
-        let mut pending = Vec::new();
+        let mut script = self.protocol.peer();
+        let greeting = script.on_connect();
+        if !greeting.is_empty() && stream.write_all(&greeting).is_ok() {
+            self.sent(&greeting);
+        }
         let mut buffer = vec![0u8; 65536];
         while !self.stopping() {
             let length = match stream.read(&mut buffer) {
@@ -931,27 +910,24 @@ impl PeerContext {
                 Err(_) => break,
             };
             self.received(&buffer[..length], true);
-            let request = if line_based {
-                pending.extend_from_slice(&buffer[..length]);
-                let complete = self.transform.consumed(&pending);
-                pending.drain(..complete).collect::<Vec<u8>>()
-            } else {
-                buffer[..length].to_vec()
-            };
-            if line_based && request.is_empty() {
-                continue;
-            }
-            for reply in self.replies_for(&request) {
+            let turn = script.on_stream(&buffer[..length]);
+            for reply in turn
+                .reply
+                .map(|reply| self.replies_for(reply))
+                .unwrap_or_default()
+            {
                 if stream.write_all(&reply).is_ok() {
                     self.sent(&reply);
                 }
             }
-            if !line_based {
-                // One request, one reply, then close: the handout's protocol.
-                if self.client_closes_first {
-                    self.let_client_close_first(&mut stream);
+            match turn.then {
+                AfterTurn::KeepReading => {}
+                AfterTurn::Close => {
+                    if self.client_closes_first {
+                        self.let_client_close_first(&mut stream);
+                    }
+                    break;
                 }
-                break;
             }
         }
         record(
@@ -959,23 +935,5 @@ impl PeerContext {
             self.started,
             TranscriptEvent::Note("closed the connection".into()),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn replies_must_appear_in_order() {
-        let output = b"Input lowercase sentence:From Server: HELLO\nWORLD\n";
-        assert!(contains_in_order(
-            output,
-            &[b"HELLO\n".to_vec(), b"WORLD\n".to_vec()]
-        ));
-        assert!(!contains_in_order(
-            output,
-            &[b"WORLD\n".to_vec(), b"HELLO\n".to_vec()]
-        ));
     }
 }

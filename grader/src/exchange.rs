@@ -15,12 +15,12 @@ use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::cell::{CELL_HOST, Cell};
-use crate::diagnose::{self, Diagnosis, Mismatch, shown, shown_or_nothing};
+use crate::diagnose::{Diagnosis, shown, shown_or_nothing};
 use crate::hint::HintKind;
 use crate::lab::{Expectation, Payload, Send, SocketName, Step, Transport};
 use crate::outcome::{TranscriptEntry, TranscriptEvent};
+use crate::protocol::{Judgement, Mismatch, Protocol};
 use crate::sentence;
-use crate::transform::TransformName;
 
 /// How a test step went wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,7 +83,7 @@ enum Conn {
 pub struct ServerExchange<'a> {
     cell: &'a Cell,
     target: SocketAddr,
-    transform: TransformName,
+    protocol: Protocol,
     rng: fastrand::Rng,
     started: Instant,
     deadline: Instant,
@@ -124,7 +124,7 @@ impl<'a> ServerExchange<'a> {
     pub fn new(
         cell: &'a Cell,
         port: u16,
-        transform: TransformName,
+        protocol: Protocol,
         rng: fastrand::Rng,
         timeout: Duration,
     ) -> ServerExchange<'a> {
@@ -132,7 +132,7 @@ impl<'a> ServerExchange<'a> {
         ServerExchange {
             cell,
             target: SocketAddr::new(CELL_HOST, port),
-            transform,
+            protocol,
             rng,
             started,
             deadline: started + timeout,
@@ -375,7 +375,7 @@ impl<'a> ServerExchange<'a> {
         expectation: &Expectation,
         wait: Duration,
     ) -> Result<(), StepFailure> {
-        let transform = self.transform;
+        let protocol = self.protocol;
         let target = self.target;
         let Conn::Udp { socket, unanswered } = self.conn(name) else {
             unreachable!()
@@ -424,7 +424,10 @@ impl<'a> ServerExchange<'a> {
             });
         }
         let matches = match expectation {
-            Expectation::Reference => reply == transform.apply(&sent),
+            Expectation::Reference => matches!(
+                protocol.judge(&sent, &reply),
+                Judgement::Match { length } if length == reply.len()
+            ),
             Expectation::Exact(bytes) => reply == *bytes,
             Expectation::Regex(regex) => regex.is_match(&reply),
             Expectation::Length(length) => reply.len() == *length,
@@ -495,20 +498,20 @@ impl<'a> ServerExchange<'a> {
         expectation: &Expectation,
         wait: Duration,
     ) -> Result<(), StepFailure> {
-        let transform = self.transform;
+        let protocol = self.protocol;
         let deadline = Instant::now() + wait;
         let Conn::Tcp { unanswered, .. } = self.conn(name) else {
             unreachable!()
         };
         let consumed = match expectation {
-            Expectation::Reference => transform.consumed(unanswered),
+            Expectation::Reference => protocol.request_length(unanswered),
             Expectation::Exact(_) | Expectation::Regex(_) | Expectation::Length(_) => {
                 unanswered.len()
             }
         };
         let sent = unanswered[..consumed].to_vec();
         let expected: Option<Vec<u8>> = match expectation {
-            Expectation::Reference => Some(transform.apply(&sent)),
+            Expectation::Reference => Some(protocol.reply_to(&sent)),
             Expectation::Exact(bytes) => Some(bytes.clone()),
             Expectation::Regex(_) => None,
             Expectation::Length(_) => None,
@@ -660,7 +663,7 @@ impl<'a> ServerExchange<'a> {
         timed_out: bool,
     ) -> StepFailure {
         let expected_text = match expectation {
-            Expectation::Reference => shown(&self.transform.apply(sent)),
+            Expectation::Reference => shown(&self.protocol.reply_to(sent)),
             Expectation::Exact(bytes) => shown(bytes),
             Expectation::Regex(regex) => {
                 format!("a reply matching the pattern `{}`", regex.as_str())
@@ -671,10 +674,9 @@ impl<'a> ServerExchange<'a> {
             Expectation::Reference | Expectation::Exact(_) => {
                 let expected = match expectation {
                     Expectation::Exact(bytes) => bytes.clone(),
-                    _ => self.transform.apply(sent),
+                    _ => self.protocol.reply_to(sent),
                 };
-                diagnose::reply(&Mismatch {
-                    transform: self.transform,
+                self.protocol.diagnose_reply(&Mismatch {
                     sent,
                     expected: &expected,
                     received,

@@ -590,7 +590,7 @@ impl<'a> Grading<'a> {
         let mut exchange = ServerExchange::new(
             &running.cell,
             running.port,
-            self.lab.transform,
+            crate::protocol::Protocol::named(self.lab.transform),
             rng,
             timeout,
         );

@@ -19,7 +19,7 @@ use super::{
     PeerBehaviour, Send, SocketName, Step, TestCase, Transport, Visibility,
 };
 use crate::limits::LimitOverrides;
-use crate::transform::TransformName;
+use crate::protocol::TransformName;
 
 /// A lab file that cannot be used. Displayed as
 /// ``lab file `fixtures/labs/x.toml`: line 12: unknown step `sned` ``.

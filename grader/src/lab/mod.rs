@@ -18,7 +18,7 @@ pub use step::{
 use serde::{Deserialize, Serialize};
 
 use crate::limits::LimitOverrides;
-use crate::transform::TransformName;
+use crate::protocol::TransformName;
 
 /// A validated lab: what is graded and how.
 #[derive(Clone, Debug)]
