@@ -236,6 +236,25 @@ fn empty_one_level(directory: &OwnedFd) -> std::io::Result<Level> {
     }
 }
 
+/// Removes the scratch directory from a program's output: Python prints
+/// absolute paths in tracebacks, and `/tmp/socklab-x1y2z3/submission/` would
+/// make every report different and tell the student nothing.
+pub fn scrub_paths(bytes: &[u8], workdir: &Path) -> Vec<u8> {
+    let prefix = format!("{}/", workdir.display());
+    let prefix = prefix.as_bytes();
+    let mut scrubbed = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest
+        .windows(prefix.len())
+        .position(|window| window == prefix)
+    {
+        scrubbed.extend_from_slice(&rest[..at]);
+        rest = &rest[at + prefix.len()..];
+    }
+    scrubbed.extend_from_slice(rest);
+    scrubbed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,10 +179,11 @@ impl Protocol {
         }
     }
 
-    /// A reply as a message shows it among what a client should print.
-    pub fn printable_reply(self, reply: &[u8]) -> &[u8] {
+    /// A message without its line ending: a reply as a client prints it, a
+    /// sentence as `input()` reads it.
+    pub fn without_line_ending(self, message: &[u8]) -> &[u8] {
         match self {
-            Protocol::Text(_) => text::strip_newline(reply),
+            Protocol::Text(_) => text::strip_newline(message),
         }
     }
 

@@ -1,0 +1,251 @@
+//! One engine for one test: the grader's sockets towards the student's
+//! server, the grader-played peer for the student's client, and the
+//! student's client itself, driven by the test's steps in order. A test may
+//! use any of them; what a step needs was checked when the lab was loaded.
+//!
+//! The engine never decides points: it returns the first [`Failure`] (or
+//! none) with the transcript, and `run/` turns that into an outcome. It
+//! knows nothing of what the bytes mean: that is the lab's [`Protocol`].
+//!
+//! Rooms: `failure.rs` (the one failure type), `transcript.rs` (the one
+//! recorder), `expect.rs` (pure matching), `connection.rs` and `reply.rs`
+//! (TCP and UDP towards the server), `peer.rs` (the grader-played peer),
+//! `client.rs` (running the student's client).
+
+mod client;
+mod connection;
+mod expect;
+mod failure;
+mod peer;
+mod reply;
+mod transcript;
+
+pub use client::{GaveUp, StudentClient};
+pub use failure::{Failure, FailureKind, TestHint, never_ran};
+pub use transcript::{grader_note, sent_bytes};
+
+use std::time::{Duration, Instant};
+
+use crate::cell::{Cell, ProgramEnd};
+use crate::lab::{Payload, Send, Step};
+use crate::outcome::TranscriptEntry;
+use crate::protocol::Protocol;
+use crate::sentence;
+use client::{Around, ClientRoom};
+use connection::Sockets;
+use peer::Peer;
+use transcript::Transcript;
+
+/// When a test started and when it must end.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    pub started: Instant,
+    pub deadline: Instant,
+}
+
+impl Clock {
+    /// What is left of the test, or of `within_ms` if that is shorter.
+    pub fn remaining(&self, within_ms: Option<u64>) -> Duration {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        within_ms.map_or(left, |ms| left.min(Duration::from_millis(ms)))
+    }
+
+    /// How long the test was given.
+    pub fn allowed(&self) -> Duration {
+        self.deadline - self.started
+    }
+}
+
+/// Everything one test runs with.
+pub struct Setup<'a> {
+    pub cell: &'a Cell,
+    pub protocol: Protocol,
+    /// Where the student's server listens, or where the student's client is
+    /// told to send (and the grader-played peer listens).
+    pub port: u16,
+    /// Draws the test's seeded sentences.
+    pub rng: fastrand::Rng,
+    pub started: Instant,
+    pub deadline: Instant,
+    /// Whether the peer lets the client close a connection first, so that
+    /// its TIME_WAIT lands on the client's port (decided in `run/program.rs`).
+    pub client_closes_first: bool,
+    /// The student's client, in a client test.
+    pub client: Option<StudentClient>,
+}
+
+/// How a test ended, with everything `run/` records.
+pub struct Ended {
+    pub result: Result<(), Failure>,
+    pub transcript: Vec<TranscriptEntry>,
+    /// How many times the student's client was started.
+    pub client_starts: u32,
+    /// How the client's last run ended.
+    pub client_end: Option<ProgramEnd>,
+    /// Set when the client part should not be run again.
+    pub gave_up: Option<GaveUp>,
+}
+
+pub struct Exchange<'a> {
+    cell: &'a Cell,
+    protocol: Protocol,
+    port: u16,
+    rng: fastrand::Rng,
+    clock: Clock,
+    client_closes_first: bool,
+    transcript: Transcript,
+    sockets: Sockets<'a>,
+    peer: Option<Peer>,
+    client: Option<ClientRoom>,
+}
+
+impl<'a> Exchange<'a> {
+    pub fn new(setup: Setup<'a>) -> Exchange<'a> {
+        let clock = Clock {
+            started: setup.started,
+            deadline: setup.deadline,
+        };
+        let transcript = Transcript::new(setup.started);
+        Exchange {
+            cell: setup.cell,
+            protocol: setup.protocol,
+            port: setup.port,
+            rng: setup.rng,
+            clock,
+            client_closes_first: setup.client_closes_first,
+            sockets: Sockets::new(setup.cell, setup.port, clock, transcript.clone()),
+            transcript,
+            peer: None,
+            client: setup.client.map(ClientRoom::new),
+        }
+    }
+
+    /// Runs `steps` until the first failure, then closes every socket and
+    /// stops the peer.
+    pub fn run(mut self, steps: &[Step]) -> Ended {
+        let mut result = steps.iter().try_for_each(|step| self.step(step));
+        if let (Err(failure), Some(client)) = (result.as_mut(), &self.client) {
+            *failure = client.with_the_client(failure.clone());
+        }
+        self.sockets.close_all();
+        if let Some(peer) = self.peer.take() {
+            peer.stop();
+        }
+        let (client_starts, client_end, gave_up) = match self.client {
+            Some(client) => (client.starts, client.end, client.gave_up),
+            None => (0, None, None),
+        };
+        Ended {
+            result,
+            transcript: self.transcript.into_entries(),
+            client_starts,
+            client_end,
+            gave_up,
+        }
+    }
+
+    fn around(&self) -> Around<'_> {
+        Around {
+            cell: self.cell,
+            protocol: self.protocol,
+            clock: self.clock,
+            transcript: &self.transcript,
+            peer: self.peer.as_ref(),
+        }
+    }
+
+    fn client(&self) -> &ClientRoom {
+        self.client
+            .as_ref()
+            .expect("validated: client steps are in client tests")
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), Failure> {
+        match step {
+            Step::Open { socket, transport } => self.sockets.open(socket, *transport),
+            Step::Send(send) => {
+                let bytes = self.payload(send);
+                self.sockets.send(send, bytes)
+            }
+            Step::ShutdownWrite { socket } => self.sockets.shutdown_write(socket),
+            Step::Reset { socket } => {
+                self.sockets.reset(socket);
+                Ok(())
+            }
+            Step::Close { socket } => {
+                self.sockets.close(socket);
+                Ok(())
+            }
+            Step::Expect {
+                socket,
+                expectation,
+                within_ms,
+            } => {
+                let wait = self.clock.remaining(*within_ms);
+                self.sockets
+                    .expect(self.protocol, socket, expectation, wait)
+            }
+            Step::ExpectSilence { socket, ms } => {
+                let wait = self.clock.remaining(Some(*ms));
+                self.sockets.expect_silence(socket, wait)
+            }
+            Step::ExpectClosed { socket } => {
+                let wait = self.clock.remaining(None);
+                self.sockets.expect_closed(socket, wait)
+            }
+            Step::Pause { ms } => {
+                // A pause the lab asks for, between two things the grader
+                // does; never used to wait for the submission.
+                std::thread::sleep(self.clock.remaining(Some(*ms)));
+                Ok(())
+            }
+            Step::Serve {
+                transport,
+                behaviour,
+            } => {
+                self.peer = peer::serve(
+                    self.cell,
+                    self.port,
+                    *transport,
+                    *behaviour,
+                    self.protocol,
+                    &self.transcript,
+                    self.client_closes_first,
+                )?;
+                Ok(())
+            }
+            Step::RunClient { stdin } => {
+                let mut client = self
+                    .client
+                    .take()
+                    .expect("validated: run_client is in client tests");
+                let result = client.run(&self.around(), stdin);
+                self.client = Some(client);
+                result
+            }
+            Step::ExpectOutput {
+                stream,
+                expectation,
+            } => self
+                .client()
+                .expect_output(&self.around(), *stream, expectation),
+            Step::ExpectSent(expectation) => self.client().expect_sent(&self.around(), expectation),
+            Step::ExpectExit { code, success } => {
+                self.client().expect_exit(&self.around(), *code, *success)
+            }
+            Step::ExpectNoCrash => self.client().expect_no_crash(),
+        }
+    }
+
+    fn payload(&mut self, send: &Send) -> Vec<u8> {
+        let mut bytes = match &send.payload {
+            Payload::Bytes(bytes) => bytes.clone(),
+            Payload::Words { count, alphabet } => sentence::words(&mut self.rng, *count, *alphabet),
+            Payload::Size(size) => sentence::filler(&mut self.rng, *size),
+        };
+        if send.newline {
+            bytes.push(b'\n');
+        }
+        bytes
+    }
+}

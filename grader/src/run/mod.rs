@@ -1,0 +1,320 @@
+//! Grading one submission: plan it, build it (`build.rs`), run its server
+//! part (`server.rs`) and its client part (`client.rs`), each test through
+//! the exchange engine, and return the result model. How a program is
+//! launched is `program.rs`.
+//!
+//! Student failures become outcomes; only bad input to the grader itself (an
+//! unreadable submission path, a lab without a reference) is an error.
+
+mod build;
+mod client;
+mod program;
+mod server;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::cell::{self, Cell, CellOptions, IsolationRequest};
+use crate::exchange::TestHint;
+use crate::hint::{Hint, HintKind};
+use crate::lab::{Lab, Part, TestCase};
+use crate::limits::{LimitOverrides, Limits};
+use crate::outcome::{Isolation, Outcome, SubmissionResult, SubmissionStatus, TestResult};
+use crate::submission::{self, Overrides, Plan, PlanError, ProgramPlan, Source};
+use build::BuildFailure;
+
+/// How to grade, beyond the lab and the submission.
+#[derive(Clone, Debug, Default)]
+pub struct GradeOptions {
+    pub seed: u64,
+    pub isolation: IsolationRequest,
+    /// The grader binary: it keeps namespace cells and runs the reference.
+    pub grader_binary: Option<PathBuf>,
+    pub limits: LimitOverrides,
+    pub overrides: Overrides,
+    /// A label for this grading's cells (see [`CellOptions::label`]).
+    pub cell_label: Option<String>,
+}
+
+/// Bad input to the grader itself; the CLI exits with code 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+/// The name a submission goes by in results.
+pub fn submission_name(source: &Source) -> String {
+    match source {
+        Source::Reference => "reference".to_string(),
+        Source::Directory(path) | Source::Commands(path) => path.display().to_string(),
+    }
+}
+
+pub fn grade(
+    lab: &Lab,
+    source: &Source,
+    options: &GradeOptions,
+) -> Result<SubmissionResult, BadInput> {
+    let started = Instant::now();
+    let limits = Limits::resolve(&lab.limits, &options.limits);
+    let scratch = crate::scratch::Scratch::create()
+        .map_err(|err| BadInput(format!("creating a scratch directory: {err}")))?;
+    let mut grading = Grading {
+        lab,
+        options,
+        cell_options: CellOptions {
+            isolation: options.isolation,
+            keeper: options.grader_binary.clone(),
+            limits: limits.clone(),
+            label: options.cell_label.clone(),
+            sandbox: Some(cell::Sandbox::new(scratch.path())),
+        },
+        deadline: started + Duration::from_millis(limits.submission_ms),
+        limits,
+        isolation: None,
+        tests: Vec::new(),
+    };
+    let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
+        lab: lab.name.clone(),
+        lab_digest: lab.digest.clone(),
+        submission: submission_name(source),
+        status,
+        seed: options.seed,
+        isolation: grading.isolation.unwrap_or_else(|| Isolation {
+            tier: None,
+            reason: "no program of the submission ran".into(),
+            protections: Vec::new(),
+        }),
+        duration: started.elapsed(),
+        server,
+        client,
+        tests: grading.tests,
+        notes: Vec::new(),
+    };
+
+    let plan = match submission::plan(
+        lab,
+        source,
+        &options.overrides,
+        scratch.path(),
+        options.grader_binary.as_deref(),
+    ) {
+        Ok(plan) => plan,
+        Err(PlanError::BadInput(message)) => return Err(BadInput(message)),
+        Err(PlanError::NotRunnable(reason)) => {
+            grading.fail_all(&Outcome::Fail {
+                message: not_run(&reason),
+            });
+            return Ok(result(
+                grading,
+                SubmissionStatus::NotRunnable { reason },
+                None,
+                None,
+            ));
+        }
+        Err(PlanError::MissingTool(message)) => {
+            grading.fail_all(&Outcome::Error {
+                message: not_run(&message),
+            });
+            return Ok(result(
+                grading,
+                SubmissionStatus::Error { message },
+                None,
+                None,
+            ));
+        }
+    };
+    if let Some(build) = &plan.build {
+        if let Err(failure) = grading.build(&plan, build) {
+            let (outcome, status) = match failure {
+                BuildFailure::Failed(reason) => (
+                    Outcome::Fail {
+                        message: not_run(&reason),
+                    },
+                    SubmissionStatus::NotRunnable { reason },
+                ),
+                BuildFailure::MissingTool(message) => (
+                    Outcome::Error {
+                        message: not_run(&message),
+                    },
+                    SubmissionStatus::Error { message },
+                ),
+            };
+            grading.fail_all(&outcome);
+            let mut failed = result(grading, status, None, None);
+            failed.notes = plan.notes;
+            return Ok(failed);
+        }
+    }
+    let server = grading.server_part(&plan);
+    let client = grading.client_part(&plan);
+    let mut graded = result(grading, SubmissionStatus::Graded, server, client);
+    graded.notes = plan.notes;
+    Ok(graded)
+}
+
+/// The state of one grading run, shared by the server and client parts.
+struct Grading<'a> {
+    lab: &'a Lab,
+    options: &'a GradeOptions,
+    cell_options: CellOptions,
+    limits: Limits,
+    /// Tests not started by then are skipped.
+    deadline: Instant,
+    /// The tier of the first cell opened.
+    isolation: Option<Isolation>,
+    tests: Vec<TestResult>,
+}
+
+impl<'a> Grading<'a> {
+    fn open_cell(&mut self) -> Result<Cell, String> {
+        let cell = Cell::open(&self.cell_options)
+            .map_err(|err| format!("grader error: opening a cell: {err}"))?;
+        self.isolation.get_or_insert_with(|| Isolation {
+            tier: Some(cell.tier()),
+            reason: cell.reason().to_string(),
+            protections: cell.protections(),
+        });
+        Ok(cell)
+    }
+
+    fn record(
+        &mut self,
+        test: &TestCase,
+        outcome: Outcome,
+        hint: TestHint,
+        transcript: Vec<crate::outcome::TranscriptEntry>,
+        duration: Duration,
+    ) {
+        let hint = match outcome {
+            Outcome::Pass | Outcome::Skipped { .. } | Outcome::Error { .. } => None,
+            Outcome::Fail { .. } | Outcome::Timeout { .. } => match hint {
+                TestHint::Lab => Some(Hint::new(HintKind::LabHint, test.hint.clone())),
+                TestHint::Observed(hint) => Some(hint),
+                TestHint::Withheld => None,
+            },
+        };
+        self.tests.push(TestResult {
+            id: test.id.clone(),
+            name: test.name.clone(),
+            part: test.part,
+            kind: test.kind,
+            visibility: test.visibility,
+            max_score: test.points,
+            outcome,
+            hint,
+            transcript,
+            duration,
+        });
+    }
+
+    /// Records a test that is not run because an earlier test of its part
+    /// already found why: `message` points there, and there is no hint of
+    /// its own. A cause in the grading machine is an error, never charged.
+    fn record_not_run(&mut self, test: &TestCase, message: String, grader_environment: bool) {
+        let outcome = if grader_environment {
+            Outcome::Error { message }
+        } else {
+            Outcome::Fail { message }
+        };
+        self.record(
+            test,
+            outcome,
+            TestHint::Withheld,
+            Vec::new(),
+            Duration::ZERO,
+        );
+    }
+
+    /// Every test ends with `outcome`: the submission could not run at all.
+    /// No test carries the lab's coding hint: those are about code that ran,
+    /// and this code never did; the one finding is the submission's status.
+    fn fail_all(&mut self, outcome: &Outcome) {
+        for test in &self.lab.tests {
+            self.record(
+                test,
+                outcome.clone(),
+                TestHint::Withheld,
+                Vec::new(),
+                Duration::ZERO,
+            );
+        }
+    }
+
+    /// The tests of `part` and the program that runs them. `None` when the lab
+    /// has no such tests, or when the submission has no such program: its
+    /// tests are then recorded as skipped, so they visibly score nothing.
+    fn part_to_run(&mut self, plan: &Plan, part: Part) -> Option<(Vec<&'a TestCase>, ProgramPlan)> {
+        let lab = self.lab;
+        let tests: Vec<&'a TestCase> = lab.tests.iter().filter(|test| test.part == part).collect();
+        if tests.is_empty() {
+            return None;
+        }
+        let Some(program) = plan.program(part).cloned() else {
+            let looked_for = match part {
+                Part::Server => &lab.conventions.server_files,
+                Part::Client => &lab.conventions.client_files,
+            };
+            let reason = format!(
+                "Not run: the submission has no {} (looked for {}).",
+                part.as_str(),
+                looked_for.join(", ")
+            );
+            for test in tests {
+                self.record(
+                    test,
+                    Outcome::Skipped {
+                        reason: reason.clone(),
+                    },
+                    TestHint::Withheld,
+                    Vec::new(),
+                    Duration::ZERO,
+                );
+            }
+            return None;
+        };
+        Some((tests, program))
+    }
+
+    /// Records `test` as skipped if the submission's time is up, and says so.
+    fn skipped_for_time(&mut self, test: &TestCase) -> bool {
+        if Instant::now() < self.deadline {
+            return false;
+        }
+        let reason = format!(
+            "Not run: the submission's time limit of {} s was reached.",
+            self.limits.submission_ms / 1000
+        );
+        self.record(
+            test,
+            Outcome::Skipped { reason },
+            TestHint::Withheld,
+            Vec::new(),
+            Duration::ZERO,
+        );
+        true
+    }
+}
+
+/// What each test of a submission that never ran says: the first line of
+/// the reason, which the submission's status gives in full.
+fn not_run(reason: &str) -> String {
+    let first = reason.lines().next().unwrap_or(reason);
+    let mut chars = first.chars();
+    // "The build failed." reads on as "Not run: the build failed."; a
+    // name such as `UDPServer.java` keeps its case.
+    let lowered = match (chars.next(), chars.next()) {
+        (Some(initial), Some(next)) if initial.is_uppercase() && next.is_lowercase() => initial
+            .to_lowercase()
+            .chain(first.chars().skip(1))
+            .collect(),
+        _ => first.to_string(),
+    };
+    format!("Not run: {lowered}")
+}
