@@ -1,6 +1,6 @@
 //! Grading a whole class (`grader batch`): every subdirectory of a
 //! directory is a submission, graded by a bounded pool of worker threads that
-//! each call [`runner::grade`], into a [`Gradebook`].
+//! each call [`run::grade`], into a [`Gradebook`].
 //!
 //! - **Isolation** comes from the cells: in the namespace tier every grading
 //!   has its own loopback, so hard-coded port 12000 submissions run side by
@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use crate::gradebook::{Column, Gradebook, Row, Shard};
 use crate::lab::Lab;
 use crate::report::{self, Audience};
-use crate::runner::{self, BadInput, GradeOptions};
+use crate::run::{self, BadInput, GradeOptions};
 use crate::submission::Source;
 
 /// How to grade a class.
@@ -376,7 +376,7 @@ fn grade_one(
     grade_options.seed = seed_for(options.seed, &submission.name);
     let source = Source::Directory(submission.path.clone());
     let graded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runner::grade(lab, &source, &grade_options)
+        run::grade(lab, &source, &grade_options)
     }));
     if interrupt.signal().is_some() {
         return Done::Discarded(submission.name.clone());

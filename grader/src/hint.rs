@@ -106,7 +106,7 @@ hint_kinds! {
     NeverListened = "never_listened", "never started listening";
     CannotStart = "cannot_start", "command could not be started";
 
-    // What a client did (client_test).
+    // What a client did (exchange/client.rs).
     NothingArrived = "nothing_arrived", "client sent nothing to the grader's server";
     ClientWaitsForever = "client_waits_forever", "client waits forever without a timeout";
     ClientSentNoLine = "client_sent_no_line", "client sent no complete line";

@@ -161,31 +161,31 @@ mod tests {
     use crate::protocol::TransformName;
     use regex::bytes::Regex;
 
-    const UPPER: Protocol = Protocol::Text(TransformName::Uppercase);
-    const LINES: Protocol = Protocol::Text(TransformName::UppercaseLines);
+    const UPPER: TransformName = TransformName::Uppercase;
+    const LINES: TransformName = TransformName::UppercaseLines;
 
     #[test]
     fn a_stream_reply_is_judged_as_it_arrives() {
         let reference = Expectation::Reference;
         assert_eq!(
-            judge_stream(UPPER, &reference, b"abc", b"AB"),
+            judge_stream(UPPER.into(), &reference, b"abc", b"AB"),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER, &reference, b"abc", b"ABCD"),
+            judge_stream(UPPER.into(), &reference, b"abc", b"ABCD"),
             Judgement::Match { length: 3 }
         );
         assert_eq!(
-            judge_stream(UPPER, &reference, b"abc", b"x"),
+            judge_stream(UPPER.into(), &reference, b"abc", b"x"),
             Judgement::Mismatch
         );
         let exact = Expectation::Exact(b"ok".to_vec());
         assert_eq!(
-            judge_stream(UPPER, &exact, b"abc", b"o"),
+            judge_stream(UPPER.into(), &exact, b"abc", b"o"),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER, &exact, b"abc", b"no"),
+            judge_stream(UPPER.into(), &exact, b"abc", b"no"),
             Judgement::Mismatch
         );
     }
@@ -194,20 +194,20 @@ mod tests {
     fn patterns_and_lengths_wait_until_they_match() {
         let regex = Expectation::Regex(Regex::new("^[0-9]+$").unwrap());
         assert_eq!(
-            judge_stream(UPPER, &regex, b"", b"12x"),
+            judge_stream(UPPER.into(), &regex, b"", b"12x"),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER, &regex, b"", b"12"),
+            judge_stream(UPPER.into(), &regex, b"", b"12"),
             Judgement::Match { length: 2 }
         );
         let length = Expectation::Length(3);
         assert_eq!(
-            judge_stream(UPPER, &length, b"", b"ab"),
+            judge_stream(UPPER.into(), &length, b"", b"ab"),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER, &length, b"", b"abcd"),
+            judge_stream(UPPER.into(), &length, b"", b"abcd"),
             Judgement::Match { length: 3 }
         );
     }
@@ -215,15 +215,15 @@ mod tests {
     #[test]
     fn only_the_reference_reply_leaves_an_unfinished_line_pending() {
         assert_eq!(
-            request_length(LINES, &Expectation::Reference, b"one\ntw"),
+            request_length(LINES.into(), &Expectation::Reference, b"one\ntw"),
             4
         );
         assert_eq!(
-            request_length(LINES, &Expectation::Length(1), b"one\ntw"),
+            request_length(LINES.into(), &Expectation::Length(1), b"one\ntw"),
             6
         );
         assert_eq!(
-            request_length(UPPER, &Expectation::Reference, b"one\ntw"),
+            request_length(UPPER.into(), &Expectation::Reference, b"one\ntw"),
             6
         );
     }
@@ -231,17 +231,17 @@ mod tests {
     #[test]
     fn a_datagram_matches_only_whole() {
         let reference = Expectation::Reference;
-        assert!(datagram_matches(UPPER, &reference, b"hi", b"HI"));
-        assert!(!datagram_matches(UPPER, &reference, b"hi", b"H"));
-        assert!(!datagram_matches(UPPER, &reference, b"hi", b"HI\n"));
+        assert!(datagram_matches(UPPER.into(), &reference, b"hi", b"HI"));
+        assert!(!datagram_matches(UPPER.into(), &reference, b"hi", b"H"));
+        assert!(!datagram_matches(UPPER.into(), &reference, b"hi", b"HI\n"));
         assert!(datagram_matches(
-            UPPER,
+            UPPER.into(),
             &Expectation::Length(2),
             b"hi",
             b"xy"
         ));
         assert!(!datagram_matches(
-            UPPER,
+            UPPER.into(),
             &Expectation::Exact(b"HI".to_vec()),
             b"",
             b"HI!"
@@ -250,11 +250,21 @@ mod tests {
 
     #[test]
     fn what_a_client_sent_is_compared_with_a_correct_clients_request() {
-        let (ok, shown) = sent_matches(UPPER, &Expectation::Reference, b"hello\nmore\n", b"hello");
+        let (ok, shown) = sent_matches(
+            UPPER.into(),
+            &Expectation::Reference,
+            b"hello\nmore\n",
+            b"hello",
+        );
         assert!(ok, "{shown}");
-        let (ok, _) = sent_matches(UPPER, &Expectation::Reference, b"hello\n", b"hello\n");
+        let (ok, _) = sent_matches(
+            UPPER.into(),
+            &Expectation::Reference,
+            b"hello\n",
+            b"hello\n",
+        );
         assert!(!ok);
-        let (ok, _) = sent_matches(LINES, &Expectation::Reference, b"a\nb", b"a\nb\n");
+        let (ok, _) = sent_matches(LINES.into(), &Expectation::Reference, b"a\nb", b"a\nb\n");
         assert!(ok);
     }
 
@@ -262,13 +272,13 @@ mod tests {
     fn a_clients_output_shows_every_reply_in_order() {
         let replies = [b"HELLO\n".to_vec(), b"WORLD\n".to_vec()];
         let out = b"From Server: HELLO\nWORLD\n";
-        assert!(output_matches(LINES, &ClientExpectation::Replies, out, &replies).0);
-        let (ok, expected) = output_matches(LINES, &ClientExpectation::Replies, out, &[]);
+        assert!(output_matches(LINES.into(), &ClientExpectation::Replies, out, &replies).0);
+        let (ok, expected) = output_matches(LINES.into(), &ClientExpectation::Replies, out, &[]);
         assert!(!ok && expected.contains("sent nothing"));
         let lacks = ClientExpectation::Lacks(b"hello".to_vec());
-        assert!(output_matches(UPPER, &lacks, out, &[]).0);
+        assert!(output_matches(UPPER.into(), &lacks, out, &[]).0);
         let contains = ClientExpectation::Contains(b"Server".to_vec());
-        assert!(output_matches(UPPER, &contains, out, &[]).0);
+        assert!(output_matches(UPPER.into(), &contains, out, &[]).0);
     }
 
     #[test]

@@ -551,6 +551,75 @@ enum RawBehaviour {
     Absent,
 }
 
+/// What a step needs from the test it is in. Written as one exhaustive
+/// match, so a new step must say what it needs before it compiles.
+struct Needs<'s> {
+    /// The part whose program the step drives or checks: the grader
+    /// connects to the student's server, or runs the student's client.
+    /// `None`: the step works in a test of either part.
+    part: Option<Part>,
+    /// The socket the step uses, opened by an earlier `open` step.
+    socket: Option<&'s SocketName>,
+    /// The socket must be TCP (half-close, reset, end-of-file).
+    tcp_only: bool,
+    /// Earlier steps whose results the step reads.
+    after: &'static [Earlier],
+}
+
+/// A step that must come earlier in the test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Earlier {
+    /// A check of what the client did needs the client run first.
+    RunClient,
+    /// What the grader's server received needs the grader's server.
+    Serve,
+}
+
+impl Needs<'_> {
+    const NOTHING: Needs<'static> = Needs {
+        part: None,
+        socket: None,
+        tcp_only: false,
+        after: &[],
+    };
+}
+
+fn needs(step: &Step) -> Needs<'_> {
+    let on_socket = |socket, tcp_only| Needs {
+        part: Some(Part::Server),
+        socket: Some(socket),
+        tcp_only,
+        after: &[],
+    };
+    let client = |after| Needs {
+        part: Some(Part::Client),
+        after,
+        ..Needs::NOTHING
+    };
+    match step {
+        Step::Open { .. } => Needs {
+            part: Some(Part::Server),
+            ..Needs::NOTHING
+        },
+        Step::Send(Send { socket, .. })
+        | Step::Close { socket }
+        | Step::Expect { socket, .. }
+        | Step::ExpectSilence { socket, .. } => on_socket(socket, false),
+        Step::ShutdownWrite { socket } | Step::Reset { socket } | Step::ExpectClosed { socket } => {
+            on_socket(socket, true)
+        }
+        Step::Pause { .. } => Needs::NOTHING,
+        // The grader's server listens on the port the student's client is
+        // told; a test that also drives a student's server (a proxy) needs
+        // a port of its own for it first.
+        Step::Serve { .. } | Step::RunClient { .. } => client(&[]),
+        Step::ExpectOutput { .. } | Step::ExpectExit { .. } | Step::ExpectNoCrash => {
+            client(&[Earlier::RunClient])
+        }
+        Step::ExpectSent(_) => client(&[Earlier::RunClient, Earlier::Serve]),
+    }
+}
+
 /// Validates a test's steps; errors carry the byte offset of the step.
 fn validate_steps(
     part: Part,
@@ -562,6 +631,7 @@ fn validate_steps(
     let mut open: HashMap<SocketName, Transport> = HashMap::new();
     let mut steps = Vec::with_capacity(raw_steps.len());
     let mut ran_client = false;
+    let mut served = false;
     for spanned in raw_steps {
         let offset = spanned.span().start;
         let fail = |message: String| (offset, message);
@@ -569,71 +639,60 @@ fn validate_steps(
             .try_into()
             .map_err(|err: toml::de::Error| fail(describe_step_error(err.message())))?;
         let step = convert_step(raw, lab_transport).map_err(fail)?;
-        let client_step = matches!(
-            step,
-            Step::Serve { .. }
-                | Step::RunClient { .. }
-                | Step::ExpectOutput { .. }
-                | Step::ExpectSent(_)
-                | Step::ExpectExit { .. }
-                | Step::ExpectNoCrash
-        );
-        match (part, client_step) {
-            (Part::Server, true) => {
+        let needs = needs(&step);
+        match (part, needs.part) {
+            (Part::Server, Some(Part::Client)) => {
                 return Err(fail(format!(
                     "test `{test_id}` is a server test but this step is for client tests"
                 )));
             }
-            (Part::Client, false) if !matches!(step, Step::Pause { .. }) => {
+            (Part::Client, Some(Part::Server)) => {
                 return Err(fail(format!(
                     "test `{test_id}` is a client test but this step is for server tests"
                 )));
             }
-            _ => {}
+            (Part::Server, Some(Part::Server) | None)
+            | (Part::Client, Some(Part::Client) | None) => {}
+        }
+        if let Some(socket) = needs.socket {
+            let Some(transport) = open.get(socket) else {
+                return Err(fail(format!(
+                    "socket `{socket}` is used before an `open` step opens it"
+                )));
+            };
+            if needs.tcp_only && *transport == Transport::Udp {
+                return Err(fail(format!(
+                    "socket `{socket}` is UDP; this step needs TCP"
+                )));
+            }
+        }
+        for earlier in needs.after {
+            let missing = match earlier {
+                Earlier::RunClient => (!ran_client).then_some("`run_client`"),
+                Earlier::Serve => (!served).then_some("`serve`"),
+            };
+            if let Some(missing) = missing {
+                return Err(fail(format!("this check needs a {missing} step before it")));
+            }
         }
         match &step {
             Step::Open { socket, transport } => {
                 open.insert(socket.clone(), *transport);
             }
-            Step::Send(Send { socket, .. })
-            | Step::ShutdownWrite { socket }
-            | Step::Reset { socket }
-            | Step::Close { socket }
-            | Step::Expect { socket, .. }
-            | Step::ExpectSilence { socket, .. }
-            | Step::ExpectClosed { socket } => {
-                let Some(transport) = open.get(socket) else {
-                    return Err(fail(format!(
-                        "socket `{socket}` is used before an `open` step opens it"
-                    )));
-                };
-                let tcp_only = matches!(
-                    step,
-                    Step::ShutdownWrite { .. } | Step::Reset { .. } | Step::ExpectClosed { .. }
-                );
-                if tcp_only && *transport == Transport::Udp {
-                    return Err(fail(format!(
-                        "socket `{socket}` is UDP; this step needs TCP"
-                    )));
-                }
-            }
             Step::RunClient { .. } => ran_client = true,
-            Step::ExpectOutput { .. }
-            | Step::ExpectSent(_)
-            | Step::ExpectExit { .. }
-            | Step::ExpectNoCrash
-                if !ran_client =>
-            {
-                return Err(fail(
-                    "this check needs a `run_client` step before it".into(),
-                ));
-            }
-            Step::ExpectOutput { .. }
-            | Step::ExpectSent(_)
-            | Step::ExpectExit { .. }
-            | Step::ExpectNoCrash
+            Step::Serve { .. } => served = true,
+            Step::Send(_)
+            | Step::ShutdownWrite { .. }
+            | Step::Reset { .. }
+            | Step::Close { .. }
+            | Step::Expect { .. }
+            | Step::ExpectSilence { .. }
+            | Step::ExpectClosed { .. }
             | Step::Pause { .. }
-            | Step::Serve { .. } => {}
+            | Step::ExpectOutput { .. }
+            | Step::ExpectSent(_)
+            | Step::ExpectExit { .. }
+            | Step::ExpectNoCrash => {}
         }
         steps.push(step);
     }
@@ -1060,6 +1119,15 @@ mod tests {
     fn malformed_toml_names_its_line() {
         let err = load("[[test]\nid = 1\n").unwrap_err();
         assert_eq!(err.line, Some(6));
+    }
+
+    #[test]
+    fn what_the_grader_heard_needs_the_graders_server() {
+        let client_test = "[[test]]\nid = \"c\"\npart = \"client\"\npoints = 1\nhint = \"h\"\nsteps = [\n  { do = \"run_client\", stdin = \"x\" },\n  { do = \"expect_sent\" },\n]\n";
+        let err = load(client_test).unwrap_err();
+        assert!(err.message.contains("`serve` step"), "{err}");
+        let served = client_test.replace("steps = [\n", "steps = [\n  { do = \"serve\" },\n");
+        load(&served).unwrap();
     }
 
     #[test]

@@ -100,6 +100,12 @@ pub enum PeerScript {
     Text(text::TextPeer),
 }
 
+impl From<TransformName> for Protocol {
+    fn from(transform: TransformName) -> Protocol {
+        Protocol::named(transform)
+    }
+}
+
 impl PeerScript {
     /// What the peer says as soon as a client connects.
     pub fn on_connect(&mut self) -> Vec<u8> {

@@ -138,7 +138,7 @@ fn mutated_lab_files_load_or_are_refused_but_never_panic() {
     let mut rng = fastrand::Rng::with_seed(FUZZ_SEED);
     let scratch = tempfile::tempdir().unwrap();
     let (mut loaded, mut refused) = (0usize, 0usize);
-    for lab in ["udp-uppercase", "tcp-uppercase", "udp-count-s", "tcp-lines"] {
+    for lab in crate::support::lab_names() {
         let original =
             std::fs::read_to_string(repo().join(format!("fixtures/labs/{lab}.toml"))).unwrap();
         for iteration in 0..MUTATIONS {

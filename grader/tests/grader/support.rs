@@ -11,6 +11,15 @@ use grader::runner::{GradeOptions, grade};
 use grader::submission::{Overrides, Source};
 
 /// The repository root.
+/// The names of the built-in labs, in their order. Every list of labs in
+/// these tests is this one, so a new lab is tested without editing them.
+pub fn lab_names() -> Vec<&'static str> {
+    grader::lab::BUILTIN_LABS
+        .iter()
+        .map(|(name, _, _)| *name)
+        .collect()
+}
+
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
