@@ -35,6 +35,53 @@ impl From<IsolationArg> for IsolationRequest {
     }
 }
 
+/// `--color`: whether reports on a terminal are coloured. Only colour
+/// follows the terminal; the format is always `--format`'s.
+#[derive(Clone, Copy, Debug, Default, clap::ValueEnum)]
+enum ColorArg {
+    /// Colour when writing to a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorArg {
+    /// Whether to colour text going to standard output (`to_stdout`) or to a file.
+    fn wanted(self, to_stdout: bool) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => to_stdout && report::human::color_wanted(),
+        }
+    }
+}
+
+/// `grader batch --format`: how the gradebook is written to standard output.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum BookFormat {
+    /// A table of scores, for people.
+    Table,
+    /// The gradebook's JSON, as `-o FILE` writes it.
+    Json,
+}
+
+/// `--hints`: the language a lab's hints are worded for.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum HintsArg {
+    Python,
+    Rust,
+}
+
+impl From<HintsArg> for lab::HintLanguage {
+    fn from(arg: HintsArg) -> Self {
+        match arg {
+            HintsArg::Python => lab::HintLanguage::Python,
+            HintsArg::Rust => lab::HintLanguage::Rust,
+        }
+    }
+}
+
 /// `--part`: the command line's spelling of [`lab::Part`].
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum PartArg {
@@ -73,8 +120,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the built-in labs, their tests and points.
-    List,
+    /// List the built-in labs (or one lab, or a lab file), their tests and points.
+    List(ListArgs),
     /// Grade one submission (or, with none, the reference implementation).
     Grade(GradeArgs),
     /// Grade every submission in a directory, in parallel, into a gradebook.
@@ -84,6 +131,13 @@ enum Command {
     /// Write the class report (one HTML file) of a gradebook or of a
     /// results directory, and with --pages a page per submission.
     Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only this lab: a built-in lab name or a lab file. Tests its
+    /// assignment leaves out (`[lab] parts`) are marked `(not assigned)`.
+    lab: Option<String>,
 }
 
 #[derive(Args)]
@@ -103,9 +157,23 @@ struct GradeArgs {
     /// Command that starts the client; `{host}` and `{port}` are filled in.
     #[arg(long, value_name = "CMD")]
     client: Option<String>,
-    /// Output format [default: human on a terminal, json otherwise].
-    #[arg(long, value_enum)]
-    format: Option<Format>,
+    /// Grade only this test of the lab (repeatable), by id.
+    #[arg(long = "test", value_name = "ID")]
+    tests: Vec<String>,
+    /// The language the lab's hints are worded for, where its lab file gives
+    /// them per language.
+    #[arg(long, value_enum, value_name = "LANGUAGE", default_value = "python")]
+    hints: HintsArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Colour in the human report.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    color: ColorArg,
+    /// Print nothing on standard output or error but errors; the exit
+    /// status (and -o FILE) still say how grading went.
+    #[arg(short, long)]
+    quiet: bool,
     /// Write the report to FILE (atomically) instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -117,7 +185,8 @@ struct GradeArgs {
     visible_only: bool,
     #[arg(long, value_enum, default_value_t = IsolationArg::Auto)]
     isolation: IsolationArg,
-    /// Exit with status 1 when the score is below N points (or N%).
+    /// Exit with status 1 when the score is below N points (or N%); says on
+    /// standard error what was reached against what was required.
     #[arg(long, value_name = "N")]
     fail_under: Option<String>,
     /// Override a limit, as in a lab file's [limits] table (repeatable),
@@ -151,7 +220,7 @@ fn main() {
 
 fn run(cli: Cli) -> Result<i32> {
     match cli.command {
-        Command::List => list(),
+        Command::List(args) => list(args),
         Command::Grade(args) => grade(args),
         Command::Batch(args) => batch(args),
         Command::Merge(args) => merge(args),
@@ -159,37 +228,59 @@ fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn list() -> Result<i32> {
+fn list(args: ListArgs) -> Result<i32> {
+    let labs = match &args.lab {
+        Some(name_or_file) => vec![load_lab(name_or_file)?],
+        None => BUILTIN_LABS
+            .iter()
+            .map(|(name, path, _)| {
+                lab::builtin(name)
+                    .expect("listed")
+                    .with_context(|| format!("built-in lab {path}"))
+            })
+            .collect::<Result<_>>()?,
+    };
     let mut out = String::new();
-    for (name, path, _) in BUILTIN_LABS {
-        let lab = lab::builtin(name)
-            .expect("listed")
-            .with_context(|| format!("built-in lab {path}"))?;
+    for lab in labs {
         out.push_str(&format!(
             "{}  {} ({} points)\n",
             lab.name,
             lab.title,
             lab.max_score()
         ));
-        for test in &lab.tests {
-            out.push_str(&format!(
-                "  {:<7} {:<26} {:>2} pts  {:<11} {}\n",
+        // In the lab's order, as the handout lists them; a lab crate's
+        // `cargo test` reads these lines (the id is the second column).
+        let mut tests: Vec<(&lab::TestCase, bool)> = lab
+            .tests
+            .iter()
+            .map(|test| (test, true))
+            .chain(lab.left_out.iter().map(|test| (test, false)))
+            .collect();
+        tests.sort_by_key(|(test, _)| test.line);
+        for (test, assigned) in tests {
+            let line = format!(
+                "  {:<7} {:<26} {:>2} pts  {:<11} {}{}",
                 test.part.as_str(),
                 test.id,
                 test.points,
                 format!("{:?}", test.kind).to_lowercase(),
-                test.name
-            ));
+                test.name,
+                if assigned { "" } else { "  (not assigned)" }
+            );
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
     }
     to_stdout(out.as_bytes())?;
     Ok(exit_code::GRADED)
 }
 
-/// A built-in lab by name, or a lab file by path.
+/// A built-in lab by name, or a lab file by path. Only a file is read as a
+/// lab file: a directory named like a lab (`udp-uppercase/`, the class's
+/// submissions) leaves the name to mean the built-in lab.
 fn load_lab(name_or_file: &str) -> Result<Lab> {
     let path = Path::new(name_or_file);
-    if name_or_file.ends_with(".toml") || path.exists() {
+    if name_or_file.ends_with(".toml") || path.is_file() {
         return Ok(lab::load_file(path)?);
     }
     match lab::builtin(name_or_file) {
@@ -228,7 +319,10 @@ fn parse_limits(pairs: &[String]) -> Result<LimitOverrides> {
 }
 
 fn grade(args: GradeArgs) -> Result<i32> {
-    let lab = assigned_lab(&args.lab, &args.parts)?;
+    let lab = assigned_lab(&args.lab, &args.parts)?
+        .only_tests(&args.tests)
+        .map_err(BadInput)?
+        .with_hints(args.hints.into());
     check_outputs(&[args.output.as_deref()])?;
     let overrides = Overrides {
         server: args.server.clone(),
@@ -253,25 +347,30 @@ fn grade(args: GradeArgs) -> Result<i32> {
     let threshold = args
         .fail_under
         .as_deref()
-        .map(parse_threshold)
+        .map(|text| parse_threshold(text, lab.max_score()))
         .transpose()?;
+    if lab.tests.is_empty() {
+        // `--test` named only tests of a part the assignment leaves out: a
+        // lab crate's `cargo test` of such a test passes, saying why.
+        if !args.quiet {
+            say(&format!(
+                "grader: nothing to grade: {}\n",
+                lab.assignment_note().unwrap_or_default()
+            ));
+        }
+        return Ok(exit_code::GRADED);
+    }
     let mut result = runner::grade(&lab, &source, &options)?;
     result.notes.splice(0..0, lab.assignment_note());
     let audience = Audience {
         visible_only: args.visible_only,
     };
-    // Human on a terminal, JSON for whatever reads a pipe.
-    let format = args
-        .format
-        .unwrap_or(if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-            Format::Human
-        } else {
-            Format::Json
-        });
-    let color = args.output.is_none() && report::human::color_wanted();
+    let format = args.format;
+    let color = args.color.wanted(args.output.is_none());
     let rendered = report::render(&result, format, audience, color);
     match &args.output {
         Some(path) => write_atomically(path, rendered.as_bytes())?,
+        None if args.quiet => {}
         None => to_stdout(rendered.as_bytes())?,
     }
     if let (Format::Github, Some(path)) = (format, std::env::var_os("GITHUB_OUTPUT")) {
@@ -280,8 +379,19 @@ fn grade(args: GradeArgs) -> Result<i32> {
             &report::github::step_output(&result, audience),
         )?;
     }
-    let below =
-        threshold.is_some_and(|threshold| threshold.is_below(result.score(), result.max_score()));
+    let Some(threshold) = threshold else {
+        return Ok(exit_code::GRADED);
+    };
+    let (score, max_score) = (result.score(), result.max_score());
+    let below = threshold.is_below(score, max_score);
+    if !args.quiet {
+        say(&format!(
+            "grader: {score}/{max_score} points ({}), {} the required {}\n",
+            percent_text(score, max_score),
+            if below { "below" } else { "at or above" },
+            threshold
+        ));
+    }
     Ok(if below {
         exit_code::BELOW_THRESHOLD
     } else {
@@ -289,6 +399,7 @@ fn grade(args: GradeArgs) -> Result<i32> {
     })
 }
 
+/// `--fail-under`: a number of points, or a percentage of the lab's points.
 enum Threshold {
     Points(u32),
     Percent(f64),
@@ -305,17 +416,52 @@ impl Threshold {
     }
 }
 
-fn parse_threshold(text: &str) -> Result<Threshold> {
-    let parsed = match text.strip_suffix('%') {
-        Some(percent) => percent.trim().parse().ok().map(Threshold::Percent),
-        None => text.trim().parse().ok().map(Threshold::Points),
-    };
-    parsed.ok_or_else(|| {
-        BadInput(format!(
-            "--fail-under `{text}`: expected points (e.g. 10) or a percentage (e.g. 80%)"
-        ))
-        .into()
-    })
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Threshold::Points(points) => write!(f, "{points} points"),
+            Threshold::Percent(percent) => write!(f, "{percent}%"),
+        }
+    }
+}
+
+fn percent_text(score: u32, max_score: u32) -> String {
+    if max_score == 0 {
+        return "no points to score".into();
+    }
+    let percent = f64::from(score) * 100.0 / f64::from(max_score);
+    format!("{}%", (percent * 10.0).floor() / 10.0)
+}
+
+/// Reads `--fail-under`: whole points from 0 to the lab's `max_score`, or a
+/// percentage from 0% to 100%. Anything else can never, or always, be
+/// reached, so it is refused (exit 2) rather than silently passing or
+/// failing every submission.
+fn parse_threshold(text: &str, max_score: u32) -> Result<Threshold> {
+    let refuse =
+        |why: String| -> anyhow::Error { BadInput(format!("--fail-under `{text}`: {why}")).into() };
+    match text.trim().strip_suffix('%') {
+        Some(percent) => {
+            let percent: f64 = percent.trim().parse().map_err(|_| {
+                refuse("expected points (e.g. 10) or a percentage (e.g. 80%)".into())
+            })?;
+            if !(0.0..=100.0).contains(&percent) {
+                return Err(refuse("a percentage must be from 0% to 100%".into()));
+            }
+            Ok(Threshold::Percent(percent))
+        }
+        None => {
+            let points: i64 = text.trim().parse().map_err(|_| {
+                refuse("expected points (e.g. 10) or a percentage (e.g. 80%)".into())
+            })?;
+            match u32::try_from(points) {
+                Ok(points) if points <= max_score => Ok(Threshold::Points(points)),
+                _ => Err(refuse(format!(
+                    "points must be from 0 to {max_score}, the most this lab can score"
+                ))),
+            }
+        }
+    }
 }
 
 /// Checks, before anything is graded, that every path a command will write
@@ -452,12 +598,18 @@ struct BatchArgs {
     #[arg(long = "part", value_enum, value_name = "PART")]
     parts: Vec<PartArg>,
     /// Gradings at once [default: the number of cores].
-    #[arg(long, value_name = "N")]
+    #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+    /// No progress or summary on standard error; errors only.
+    #[arg(short, long)]
+    quiet: bool,
     /// Write the gradebook (JSON) to FILE, atomically. Without it the
-    /// gradebook goes to standard output: a table on a terminal, JSON otherwise.
+    /// gradebook goes to standard output, as --format says.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// How the gradebook goes to standard output without -o.
+    #[arg(long, value_enum, default_value = "table")]
+    format: BookFormat,
     /// Also write the gradebook as CSV: a row per submission, a column per test.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -557,21 +709,28 @@ fn batch(args: BatchArgs) -> Result<i32> {
         },
     };
     let interrupt = Interrupt::on_signals().context("installing the Ctrl-C handler")?;
-    let mut progress = Progress::on_stderr();
+    let mut progress = (!args.quiet).then(Progress::on_stderr);
     let finished = batch::run(&lab, &options, &interrupt, &mut |event| {
-        progress.show(&event)
+        if let Some(progress) = progress.as_mut() {
+            progress.show(&event)
+        }
     });
-    progress.finish();
+    if let Some(progress) = progress.as_mut() {
+        progress.finish();
+    }
     let finished = finished?;
     write_gradebook(
         &finished.gradebook,
         args.output.as_deref(),
         args.csv.as_deref(),
+        args.format,
     )?;
     if let Some(path) = &args.html {
         write_class_report(path, &finished.gradebook, &Default::default(), &[])?;
     }
-    say(&finished.report());
+    if !args.quiet {
+        say(&finished.report());
+    }
     // As a shell reports a process its signal ended: 128 + the signal.
     Ok(finished
         .interrupted
@@ -598,7 +757,12 @@ fn merge(args: MergeArgs) -> Result<i32> {
     for warning in &merged.warnings {
         say(&format!("grader: warning: {warning}\n"));
     }
-    write_gradebook(&merged.gradebook, Some(&args.output), args.csv.as_deref())?;
+    write_gradebook(
+        &merged.gradebook,
+        Some(&args.output),
+        args.csv.as_deref(),
+        BookFormat::Json,
+    )?;
     if let Some(path) = &args.html {
         write_class_report(
             path,
@@ -618,13 +782,12 @@ fn write_gradebook(
     book: &grader::gradebook::Gradebook,
     output: Option<&Path>,
     csv: Option<&Path>,
+    format: BookFormat,
 ) -> Result<()> {
-    match output {
-        Some(path) => write_atomically(path, book.to_json().as_bytes())?,
-        None if std::io::IsTerminal::is_terminal(&std::io::stdout()) => {
-            to_stdout(grader::gradebook::table::render(book).as_bytes())?
-        }
-        None => to_stdout(book.to_json().as_bytes())?,
+    match (output, format) {
+        (Some(path), _) => write_atomically(path, book.to_json().as_bytes())?,
+        (None, BookFormat::Table) => to_stdout(grader::gradebook::table::render(book).as_bytes())?,
+        (None, BookFormat::Json) => to_stdout(book.to_json().as_bytes())?,
     }
     if let Some(path) = csv {
         write_atomically(path, grader::gradebook::csv::render(book).as_bytes())?;

@@ -1,8 +1,18 @@
 //! The gradebook as a table for a terminal: each submission's score, and for
 //! the ones that lost points, which tests failed.
 
+use unicode_width::UnicodeWidthStr;
+
 use super::{Gradebook, RowStatus, TestStatus};
 use crate::escape::escape_field_shortened;
+
+/// `text` followed by spaces up to `width` terminal columns. `format!`'s
+/// padding counts chars, which misaligns names in scripts whose characters
+/// take two columns (`张伟`) or none (combining accents).
+fn pad(text: &str, width: usize) -> String {
+    let shown = text.width();
+    format!("{text}{}", " ".repeat(width.saturating_sub(shown)))
+}
 
 pub fn render(gradebook: &Gradebook) -> String {
     let names: Vec<String> = gradebook
@@ -12,14 +22,15 @@ pub fn render(gradebook: &Gradebook) -> String {
         .collect();
     let width = names
         .iter()
-        .map(|name| name.chars().count())
+        .map(|name| name.width())
         .max()
         .unwrap_or(0)
         .max("submission".len());
     let score_width = format!("{0}/{0}", gradebook.max_score).len();
     let mut text = format!(
-        "{:<width$}  {:>score_width$}  notes\n",
-        "submission", "score"
+        "{}  {:>score_width$}  notes\n",
+        pad("submission", width),
+        "score"
     );
     for (row, name) in gradebook.submissions.iter().zip(&names) {
         let score = match row.status {
@@ -66,9 +77,22 @@ pub fn render(gradebook: &Gradebook) -> String {
                 )
             }
         };
-        let line = format!("{name:<width$}  {score:>score_width$}  {notes}");
+        let line = format!("{}  {score:>score_width$}  {notes}", pad(name, width));
         text.push_str(line.trim_end());
         text.push('\n');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pad;
+
+    #[test]
+    fn padding_counts_terminal_columns() {
+        assert_eq!(pad("张伟", 6), "张伟  ");
+        assert_eq!(pad("bob", 6), "bob   ");
+        assert_eq!(pad("e\u{301}", 3), "e\u{301}  ");
+        assert_eq!(pad("toolong", 3), "toolong");
+    }
 }

@@ -203,6 +203,8 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
                 format!("a test has at most {} steps", bounds::STEPS),
             ));
         }
+        let hint = RawHint::read(raw_test.hint)
+            .map_err(|(offset, message)| error_at(Some(offset), message))?;
         let steps = validate_steps(
             raw_test.part,
             raw.lab.transport,
@@ -219,7 +221,8 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             points,
             visibility: raw_test.visibility,
             timeout_ms,
-            hint: raw_test.hint,
+            hint: hint.python,
+            rust_hint: hint.rust,
             steps,
             line: line_of(text, test_offset),
         });
@@ -245,7 +248,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             .map_err(|message| error_at(None, message))?,
         limits: lab_limits,
         tests,
-        unassigned: Vec::new(),
+        left_out: Vec::new(),
         source: file.to_string(),
         digest: digest(text),
     };
@@ -452,8 +455,58 @@ struct RawTest {
     #[serde(default)]
     visibility: Visibility,
     timeout_ms: Option<Spanned<u64>>,
-    hint: String,
+    hint: Spanned<toml::Value>,
     steps: Vec<Spanned<toml::Table>>,
+}
+
+/// A test's hint: one text for every language, or a wording per language,
+/// `hint = { python = "…", rust = "…" }` (`python` is also the wording for
+/// the languages without their own).
+struct RawHint {
+    python: String,
+    rust: Option<String>,
+}
+
+impl RawHint {
+    /// Checked by hand rather than by an untagged enum, whose error would not
+    /// say which key was wrong.
+    fn read(value: Spanned<toml::Value>) -> Result<RawHint, (usize, String)> {
+        let offset = value.span().start;
+        let refuse = |message: String| (offset, message);
+        let text = |key: &str, value: &toml::Value| match value {
+            toml::Value::String(text) => Ok(text.clone()),
+            _ => Err(refuse(format!("`hint.{key}` must be a string"))),
+        };
+        match value.into_inner() {
+            toml::Value::String(text) => Ok(RawHint {
+                python: text,
+                rust: None,
+            }),
+            toml::Value::Table(table) => {
+                if let Some(unknown) = table
+                    .keys()
+                    .find(|key| !["python", "rust"].contains(&key.as_str()))
+                {
+                    return Err(refuse(format!(
+                        "`hint.{unknown}`: a hint is worded for `python` (every language without its own) and optionally `rust`"
+                    )));
+                }
+                let python = table.get("python").ok_or_else(|| {
+                    refuse("a hint given per language needs its `python` wording, the one every other language reads".into())
+                })?;
+                Ok(RawHint {
+                    python: text("python", python)?,
+                    rust: table
+                        .get("rust")
+                        .map(|rust| text("rust", rust))
+                        .transpose()?,
+                })
+            }
+            _ => Err(refuse(
+                "`hint` must be a string, or a table `{ python = \"…\", rust = \"…\" }`".into(),
+            )),
+        }
+    }
 }
 
 /// One step as written; `do` names it.
@@ -957,6 +1010,7 @@ fn decode_hex(hex: &str) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::HintLanguage;
     use super::*;
 
     const HEADER: &str =
@@ -1180,7 +1234,7 @@ mod tests {
         let server = with_parts("[\"server\"]").unwrap();
         assert_eq!(server.parts(), [Part::Server]);
         assert_eq!(server.max_score(), 1);
-        assert_eq!(server.unassigned, [(Part::Client, 3)]);
+        assert_eq!(server.unassigned(), [(Part::Client, 3)]);
         assert_eq!(
             server.assignment_note().unwrap(),
             "Assigned: the server only. The lab's client tests (3 points) are not part of this assignment and were not run."
@@ -1189,7 +1243,7 @@ mod tests {
         // The command line's --part does what the lab file's setting does.
         let restricted = both.restricted_to(&[Part::Server]).unwrap();
         assert_eq!(restricted.tests.len(), 1);
-        assert_eq!(restricted.unassigned, server.unassigned);
+        assert_eq!(restricted.unassigned(), server.unassigned());
         assert_ne!(restricted.digest, both.digest);
         assert_eq!(
             both.restricted_to(&[Part::Client, Part::Server])
@@ -1203,6 +1257,44 @@ mod tests {
         assert_eq!(
             refused.to_string(),
             "--part client: lab `t` cannot grade that part: its lab file assigns only the server"
+        );
+    }
+
+    #[test]
+    fn a_hint_can_be_worded_per_language() {
+        let worded = GOOD_TEST.replace(
+            "hint = \"h\"",
+            "hint = { python = \"use try/except\", rust = \"match the io::Error\" }",
+        );
+        let lab = load(&worded).unwrap();
+        assert_eq!(lab.tests[0].hint, "use try/except");
+        let rust = lab.clone().with_hints(HintLanguage::Rust);
+        assert_eq!(rust.tests[0].hint, "match the io::Error");
+        let plain = load(GOOD_TEST).unwrap().with_hints(HintLanguage::Rust);
+        assert_eq!(plain.tests[0].hint, "h");
+        for (hint, message) in [
+            ("{ rust = \"r\" }", "needs its `python` wording"),
+            ("{ python = \"p\", java = \"j\" }", "`hint.java`"),
+            ("{ python = 1 }", "`hint.python` must be a string"),
+            ("3", "`hint` must be a string"),
+        ] {
+            let err = load(&GOOD_TEST.replace("\"h\"", hint)).unwrap_err();
+            assert_eq!(err.line, Some(10), "{hint}: {err}");
+            assert!(err.message.contains(message), "{hint}: {err}");
+        }
+    }
+
+    #[test]
+    fn one_test_can_be_graded_alone() {
+        let lab = with_parts("[\"server\"]").unwrap();
+        let one = lab.only_tests(&["one".into()]).unwrap();
+        assert_eq!(one.tests.len(), 1);
+        assert_ne!(one.digest, lab.digest);
+        // A test of the part left out grades nothing, and is not an error.
+        assert!(lab.only_tests(&["two".into()]).unwrap().tests.is_empty());
+        assert_eq!(
+            lab.only_tests(&["three".into()]).unwrap_err(),
+            "--test three: lab `t` has no such test; its tests are one, two"
         );
     }
 

@@ -39,10 +39,10 @@ pub struct Lab {
     /// assignment (see [`Lab::unassigned`]) has no test here, so nothing
     /// downstream (runner, reporters, gradebook) runs or counts it.
     pub tests: Vec<TestCase>,
-    /// The parts the lab defines tests for that this assignment leaves out
-    /// (`[lab] parts`, or `--part`), with the points they would have been
-    /// worth: results say what was not graded, and why.
-    pub unassigned: Vec<(Part, u32)>,
+    /// The tests of the parts this assignment leaves out (`[lab] parts`, or
+    /// `--part`), kept so that results can say what was not graded and
+    /// `grader list` can show them; nothing grades them.
+    pub left_out: Vec<TestCase>,
     /// Where the definition was read from, for messages.
     pub source: String,
     /// A digest of what decides a grading (see [`load::digest`]): kept in
@@ -83,18 +83,17 @@ impl Lab {
                 lab: self.name.clone(),
                 missing,
                 available: self.parts(),
-                left_out: self.unassigned.iter().any(|&(part, _)| part == missing),
+                left_out: self.left_out.iter().any(|test| test.part == missing),
             });
         }
         let mut restricted = self.clone();
-        for part in self.parts() {
-            if !parts.contains(&part) {
-                let points = restricted.part_points(part);
-                restricted.unassigned.push((part, points));
-            }
-        }
-        restricted.unassigned.sort_by_key(|&(part, _)| part);
-        restricted.tests.retain(|test| parts.contains(&test.part));
+        let (kept, dropped) = self
+            .tests
+            .iter()
+            .cloned()
+            .partition(|test| parts.contains(&test.part));
+        restricted.tests = kept;
+        restricted.left_out.extend::<Vec<TestCase>>(dropped);
         let assigned: Vec<&str> = restricted
             .parts()
             .iter()
@@ -107,24 +106,82 @@ impl Lab {
         Ok(restricted)
     }
 
-    fn part_points(&self, part: Part) -> u32 {
-        self.tests
-            .iter()
-            .filter(|test| test.part == part)
-            .map(|test| test.points)
-            .sum()
+    /// The parts left out of this assignment, with the points their tests
+    /// are worth, server first.
+    pub fn unassigned(&self) -> Vec<(Part, u32)> {
+        Part::ALL
+            .into_iter()
+            .filter_map(|part| {
+                let tests: Vec<&TestCase> = self
+                    .left_out
+                    .iter()
+                    .filter(|test| test.part == part)
+                    .collect();
+                (!tests.is_empty()).then(|| (part, tests.iter().map(|test| test.points).sum()))
+            })
+            .collect()
+    }
+
+    /// This lab with each hint worded for `language`: a test without a
+    /// wording for it keeps the Python one, which the textbook's programs
+    /// and most languages read alike.
+    pub fn with_hints(mut self, language: HintLanguage) -> Lab {
+        if let HintLanguage::Rust = language {
+            for test in self.tests.iter_mut().chain(self.left_out.iter_mut()) {
+                if let Some(rust) = &test.rust_hint {
+                    test.hint = rust.clone();
+                }
+            }
+        }
+        self
+    }
+
+    /// This lab with only the tests `ids` (in the lab's order): `grader grade
+    /// --test`, and a lab crate's `cargo test <name>`, which grades one test
+    /// alone. An id the lab does not have is refused, naming those it has; an
+    /// id of a part the assignment leaves out is simply not graded.
+    pub fn only_tests(&self, ids: &[String]) -> Result<Lab, String> {
+        if ids.is_empty() {
+            return Ok(self.clone());
+        }
+        let known = |id: &String| {
+            self.tests
+                .iter()
+                .chain(&self.left_out)
+                .any(|test| &test.id == id)
+        };
+        if let Some(unknown) = ids.iter().find(|id| !known(id)) {
+            let all: Vec<&str> = self
+                .tests
+                .iter()
+                .chain(&self.left_out)
+                .map(|test| test.id.as_str())
+                .collect();
+            return Err(format!(
+                "--test {unknown}: lab `{}` has no such test; its tests are {}",
+                self.name,
+                all.join(", ")
+            ));
+        }
+        let mut only = self.clone();
+        only.tests.retain(|test| ids.contains(&test.id));
+        only.digest = format!(
+            "fnv1a64:{:016x}",
+            crate::sentence::stable_hash(&format!("{}|tests={}", self.digest, ids.join(",")))
+        );
+        Ok(only)
     }
 
     /// What a result says when the assignment leaves a part out, e.g.
     /// "Assigned: the server only. The lab's client tests (4 points) are not
     /// part of this assignment and were not run."
     pub fn assignment_note(&self) -> Option<String> {
-        if self.unassigned.is_empty() {
+        let unassigned = self.unassigned();
+        if unassigned.is_empty() {
             return None;
         }
         let assigned: Vec<&str> = self.parts().iter().map(|part| part.as_str()).collect();
-        let left_out: Vec<String> = self
-            .unassigned
+        let left_out: Vec<String> = unassigned
             .iter()
             .map(|(part, points)| {
                 format!(
@@ -144,6 +201,16 @@ impl Lab {
 
 fn plural(count: u32) -> &'static str {
     if count == 1 { "" } else { "s" }
+}
+
+/// Which language a lab's hints are worded for (`--hints`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HintLanguage {
+    /// The textbook's language, and the wording for every language without
+    /// its own.
+    #[default]
+    Python,
+    Rust,
 }
 
 /// A part asked for (`--part`, or `[lab] parts`) that the lab cannot grade.
@@ -239,8 +306,12 @@ pub struct TestCase {
     /// `test_ms` limit in force applies (see [`TestCase::timeout`]).
     pub timeout_ms: Option<u64>,
     /// The lab author's hint, shown when the test fails and no sharper
-    /// diagnosis applies.
+    /// diagnosis applies: the wording for the language being graded (see
+    /// [`Lab::with_hints`]); the textbook's Python wording until then.
     pub hint: String,
+    /// The hint's wording for Rust programs (a lab crate), when the lab file
+    /// gives one (`hint = { python = "…", rust = "…" }`).
+    pub rust_hint: Option<String>,
     pub steps: Vec<Step>,
     /// 1-based line of the test in its lab file, for messages.
     pub line: usize,

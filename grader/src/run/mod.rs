@@ -257,10 +257,7 @@ impl<'a> Grading<'a> {
             return None;
         }
         let Some(program) = plan.program(part).cloned() else {
-            let looked_for = match part {
-                Part::Server => &lab.conventions.server_files,
-                Part::Client => &lab.conventions.client_files,
-            };
+            let looked_for = lab.conventions.names(part);
             let reason = format!(
                 "Not run: the submission has no {} (looked for {}).",
                 part.as_str(),

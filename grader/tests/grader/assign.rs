@@ -220,3 +220,155 @@ fn a_part_the_lab_does_not_assign_is_refused_before_grading() {
         "{stderr}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Command-line conventions, as cargo and ripgrep have them.
+
+fn grader_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(grader_binary())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("grader runs")
+}
+
+#[test]
+fn a_piped_report_is_the_human_one_and_only_colour_follows_the_terminal() {
+    let seed = SEED.to_string();
+    // The test's stdout is a pipe, as in `grader grade … | cat`.
+    let piped = grader_in(&repo(), &["grade", "udp-count-s", "--seed", &seed]);
+    assert!(piped.status.success());
+    let text = String::from_utf8(piped.stdout).unwrap();
+    assert!(text.contains("score: 14/14"), "{text}");
+    assert!(!text.contains('\x1b'), "no colour into a pipe: {text}");
+    let coloured = grader_in(
+        &repo(),
+        &["grade", "udp-count-s", "--seed", &seed, "--color", "always"],
+    );
+    let text = String::from_utf8(coloured.stdout).unwrap();
+    assert!(text.contains("\x1b[32mPASS\x1b[0m"), "{text}");
+    let json = grader_in(&repo(), &["grade", "udp-count-s", "--format", "json"]);
+    let _: Value = serde_json::from_slice(&json.stdout).expect("--format json is JSON");
+    let quiet = grader_in(&repo(), &["grade", "udp-count-s", "-q"]);
+    assert!(quiet.status.success());
+    assert!(quiet.stdout.is_empty() && quiet.stderr.is_empty());
+}
+
+#[test]
+fn fail_under_says_what_was_reached_and_refuses_what_cannot_be() {
+    let textbook = "fixtures/submissions/udp-uppercase/textbook";
+    let below = grader_in(
+        &repo(),
+        &["grade", "udp-uppercase", textbook, "--fail-under", "100%"],
+    );
+    assert_eq!(below.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&below.stderr);
+    assert!(
+        stderr.contains("points (") && stderr.contains("below the required 100%"),
+        "{stderr}"
+    );
+    let max = lab("udp-count-s").max_score();
+    let too_many = (max + 1).to_string();
+    for (value, why) in [
+        ("101%", "a percentage must be from 0% to 100%"),
+        ("-5%", "a percentage must be from 0% to 100%"),
+        ("-1", "points must be from 0 to"),
+        (too_many.as_str(), "points must be from 0 to"),
+        ("lots", "expected points"),
+    ] {
+        let output = grader_in(
+            &repo(),
+            &["grade", "udp-count-s", &format!("--fail-under={value}")],
+        );
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(why), "{value}: {stderr}");
+    }
+}
+
+#[test]
+fn a_directory_named_like_a_lab_is_not_a_lab_file() {
+    let scratch = tempfile::tempdir().unwrap();
+    let submission = scratch.path().join("udp-count-s/alice");
+    std::fs::create_dir_all(&submission).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/submissions/udp-count-s/textbook/UDPServer.py"),
+        submission.join("UDPServer.py"),
+    )
+    .unwrap();
+    let output = grader_in(
+        scratch.path(),
+        &[
+            "grade",
+            "udp-count-s",
+            "udp-count-s/alice",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["lab"], "udp-count-s");
+    assert_eq!(result["status"], "graded", "{result:#}");
+}
+
+#[test]
+fn batch_takes_short_jobs_and_quiet_and_prints_a_table_into_a_pipe() {
+    let scratch = tempfile::tempdir().unwrap();
+    let class = scratch.path().join("class");
+    server_only_submission(&class);
+    let class = class.to_str().unwrap();
+    let output = grader_in(
+        &repo(),
+        &[
+            "batch",
+            "tcp-uppercase",
+            class,
+            "-j",
+            "1",
+            "-q",
+            "--part",
+            "server",
+        ],
+    );
+    assert!(output.status.success());
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8(output.stdout).unwrap();
+    assert!(table.starts_with("submission"), "{table}");
+    assert!(table.contains("alice"), "{table}");
+}
+
+#[test]
+fn list_marks_the_tests_an_assignment_leaves_out() {
+    let scratch = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("fixtures/labs/tcp-uppercase.toml")).unwrap();
+    let lab_file = scratch.path().join("server-only.toml");
+    std::fs::write(
+        &lab_file,
+        text.replacen("port = 12000", "port = 12000\nparts = [\"server\"]", 1),
+    )
+    .unwrap();
+    let output = grader_in(&repo(), &["list", lab_file.to_str().unwrap()]);
+    assert!(output.status.success());
+    let listed = String::from_utf8(output.stdout).unwrap();
+    for test in &lab("tcp-uppercase").tests {
+        let line = listed
+            .lines()
+            .find(|line| line.split_whitespace().nth(1) == Some(test.id.as_str()))
+            .unwrap_or_else(|| panic!("{} not listed:\n{listed}", test.id));
+        assert_eq!(
+            line.ends_with("(not assigned)"),
+            test.part == grader::lab::Part::Client,
+            "{line}"
+        );
+    }
+}
