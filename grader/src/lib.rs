@@ -19,6 +19,7 @@ pub mod exchange;
 pub mod exit_code;
 pub mod gradebook;
 pub mod hint;
+pub mod interpreter;
 pub mod lab;
 pub mod lab_crate;
 pub mod limits;

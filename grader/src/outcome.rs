@@ -189,6 +189,9 @@ pub struct Isolation {
     pub reason: String,
     /// What the cells guarded against, and what they could not.
     pub protections: Vec<crate::cell::Protection>,
+    /// Where the first cell read its programs' bound sockets from; `None`
+    /// when no cell was opened (or in a result read back from an older grader).
+    pub sockets: Option<crate::cell::SocketSource>,
 }
 
 /// How one of the submission's programs ran.
@@ -196,6 +199,9 @@ pub struct Isolation {
 pub struct ProgramRun {
     /// The command line, as run.
     pub command: String,
+    /// What its interpreter was resolved to, when the grader resolved one
+    /// (`interpreter::described`): the path run, and how it was found.
+    pub interpreter: Option<String>,
     /// How many times it was started (more than once when it died mid-run).
     pub starts: u32,
     /// How its last run ended: `None` if the grader stopped it.

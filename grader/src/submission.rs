@@ -6,7 +6,6 @@
 //! changes it.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use serde::Deserialize;
 
@@ -294,21 +293,11 @@ pub fn python2_marker(source: &str) -> Option<&'static str> {
     None
 }
 
-/// The real Python 3 interpreter, resolved once: version-manager shims on the
-/// PATH would add a shell and a second process to every run.
+/// The real Python 3 interpreter, resolved once per grader process (see
+/// [`crate::interpreter`]): version-manager shims on the PATH would add a
+/// shell and a second process to every run.
 pub fn python3() -> &'static Path {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        std::process::Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .and_then(|output| String::from_utf8(output.stdout).ok())
-            .map(|path| PathBuf::from(path.trim()))
-            .filter(|path| path.is_file())
-            .unwrap_or_else(|| PathBuf::from("python3"))
-    })
+    &crate::interpreter::python3().path
 }
 
 #[cfg(test)]

@@ -231,6 +231,7 @@ mod tests {
                 tier: None,
                 reason: "test".into(),
                 protections: Vec::new(),
+                sockets: None,
             },
             duration: Duration::from_millis(5),
             server: None,

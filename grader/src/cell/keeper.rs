@@ -44,6 +44,11 @@ pub(super) enum Request {
     },
     /// Create a socket in the cell's network namespace.
     Socket { id: u64, transport: Transport },
+    /// Create a socket-diagnostics netlink socket in the cell's network
+    /// namespace (answered like `Socket`): netlink answers for the namespace
+    /// a socket was created in, so the grader reads the cell's sockets
+    /// through it without joining the namespace (see `sock_diag`).
+    DiagSocket { id: u64 },
     /// Send SIGTERM (`kill: false`) or SIGKILL to every process of the cell.
     SignalAll { kill: bool },
 }
@@ -300,6 +305,17 @@ fn handle(
                 let fd = OwnedFd::from(socket);
                 send(control, &Reply::Socket { id }, &[fd.as_raw_fd()])
             }
+            Err(err) => send(
+                control,
+                &Reply::Failed {
+                    id,
+                    error: err.to_string(),
+                },
+                &[],
+            ),
+        },
+        Request::DiagSocket { id } => match super::sock_diag::open_fd() {
+            Ok(fd) => send(control, &Reply::Socket { id }, &[fd.as_raw_fd()]),
             Err(err) => send(
                 control,
                 &Reply::Failed {

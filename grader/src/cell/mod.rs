@@ -26,12 +26,13 @@ pub mod procfs;
 mod protections;
 mod sandbox;
 mod seccomp;
+mod sock_diag;
 mod watch;
 
 pub use capture::{Capture, Captured};
 pub use exit::{ExitReport, ExitWatch};
 pub use port_lock::PortLock;
-pub use procfs::Listener;
+pub use procfs::{Listener, SocketSource};
 pub use protections::{Guard, Protection};
 pub use sandbox::Sandbox;
 
@@ -162,6 +163,8 @@ pub struct Cell {
     /// Dropped after `backend`, so the keeper has taken its namespace down
     /// before the group is emptied and removed.
     bounds: cgroup::Bounds,
+    /// Where the cell's bound sockets are read from.
+    sockets: procfs::SocketView,
 }
 
 static NEXT_CELL: AtomicU64 = AtomicU64::new(0);
@@ -216,7 +219,15 @@ impl Cell {
             }
             IsolationRequest::Auto => Self::probe(options, lease, join),
         };
+        let sockets = match &backend {
+            Backend::Process => procfs::SocketView::own_namespace(),
+            Backend::Namespace(keeper) => procfs::SocketView::new(
+                keeper.diag_socket().map(sock_diag::DiagSocket::from_fd),
+                keeper.net_dir(),
+            ),
+        };
         Ok(Cell {
+            sockets,
             backend,
             reason,
             marker,
@@ -597,8 +608,8 @@ impl Cell {
     /// sockets count in the process tier, where the network is shared.
     pub fn listeners(&self, main: &CellProcess) -> Vec<Listener> {
         match &self.backend {
-            Backend::Process => process::listeners_of(main.pid),
-            Backend::Namespace(keeper) => procfs::listeners(&keeper.net_dir()),
+            Backend::Process => self.sockets.listeners_owned(main.pid),
+            Backend::Namespace(_) => self.sockets.listeners(None),
         }
     }
 
@@ -611,12 +622,15 @@ impl Cell {
         ports: &[u16],
     ) -> Option<u16> {
         match &self.backend {
-            Backend::Process => process::listening_on(main.pid, transport, ports),
-            Backend::Namespace(keeper) => procfs::listeners(&keeper.net_dir())
-                .into_iter()
-                .find(|listener| listener.transport == transport && ports.contains(&listener.port))
-                .map(|listener| listener.port),
+            Backend::Process => self.sockets.listening_on_owned(main.pid, transport, ports),
+            Backend::Namespace(_) => self.sockets.listening_on(transport, ports),
         }
+    }
+
+    /// Where this cell reads its bound sockets from (sock_diag, or the
+    /// `/proc` tables when the kernel refused it).
+    pub fn socket_source(&self) -> SocketSource {
+        self.sockets.source()
     }
 
     /// Stops every process of the cell and returns how `main` ended. Programs

@@ -144,7 +144,9 @@ impl Keeper {
         fds: &[OwnedFd],
     ) -> std::io::Result<(Reply, Vec<OwnedFd>)> {
         let id = match request {
-            Request::Spawn { id, .. } | Request::Socket { id, .. } => *id,
+            Request::Spawn { id, .. } | Request::Socket { id, .. } | Request::DiagSocket { id } => {
+                *id
+            }
             Request::SignalAll { .. } => unreachable!("signals get no reply"),
         };
         let (tx, rx) = channel();
@@ -235,6 +237,18 @@ impl Keeper {
         )?;
         match reply {
             Reply::Socket { .. } if fds.len() == 1 => Ok(Socket::from(fds.remove(0))),
+            Reply::Failed { error, .. } => Err(std::io::Error::other(error)),
+            other => Err(std::io::Error::other(format!(
+                "unexpected keeper reply {other:?}"
+            ))),
+        }
+    }
+
+    /// A sock_diag netlink socket created in the cell's network namespace.
+    pub fn diag_socket(&self) -> std::io::Result<OwnedFd> {
+        let (reply, mut fds) = self.request(&Request::DiagSocket { id: self.next_id() }, &[])?;
+        match reply {
+            Reply::Socket { .. } if fds.len() == 1 => Ok(fds.remove(0)),
             Reply::Failed { error, .. } => Err(std::io::Error::other(error)),
             other => Err(std::io::Error::other(format!(
                 "unexpected keeper reply {other:?}"

@@ -18,12 +18,10 @@ use nix::unistd::{ForkResult, Pid};
 use super::ExitReport;
 use super::landlock::Ruleset;
 use super::limits::Rlimits;
-use super::procfs::{self, Listener};
+use super::procfs;
 use super::sandbox::{Confinement, Credentials};
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
 use crate::limits::Limits;
-use crate::transport::Transport;
-use std::path::Path;
 
 /// `join`: the cell's control groups (the stand-in and the program join
 /// them); `groups_bound_processes`: whether they bound the cell's processes.
@@ -304,41 +302,6 @@ pub(super) fn feed_stdin(
             let mut input = std::fs::File::from(input);
             let _ = input.write_all(&bytes);
         })
-}
-
-/// The port among `ports` on which `pid` or a descendant listens over
-/// `transport`. Cheap when nothing listens there yet: the machine's socket
-/// table is read first, and the process tree only walked (breadth first,
-/// stopping at the owner) when a candidate socket exists.
-pub fn listening_on(pid: i32, transport: Transport, ports: &[u16]) -> Option<u16> {
-    let candidates: Vec<Listener> = procfs::listeners(Path::new("/proc/self/net"))
-        .into_iter()
-        .filter(|listener| listener.transport == transport && ports.contains(&listener.port))
-        .collect();
-    if candidates.is_empty() {
-        return None;
-    }
-    procfs::descendants(pid).find_map(|member| {
-        let inodes = procfs::socket_inodes(member);
-        candidates
-            .iter()
-            .find(|listener| inodes.contains(&listener.inode))
-            .map(|listener| listener.port)
-    })
-}
-
-/// Every socket bound by `pid` or any of its descendants.
-pub fn listeners_of(pid: i32) -> Vec<Listener> {
-    let all = procfs::listeners(Path::new("/proc/self/net"));
-    if all.is_empty() {
-        return all;
-    }
-    let owned: HashSet<u64> = procfs::descendants(pid)
-        .flat_map(procfs::socket_inodes)
-        .collect();
-    all.into_iter()
-        .filter(|listener| owned.contains(&listener.inode))
-        .collect()
 }
 
 /// `main_alive`: whether `pid` still names the cell's main program. Once it has

@@ -41,11 +41,15 @@ pub struct JsonIsolation<'a> {
     pub tier: Option<&'static str>,
     pub reason: &'a str,
     pub protections: &'a [crate::cell::Protection],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sockets: Option<&'static str>,
 }
 
 #[derive(Serialize)]
 pub struct JsonProgram {
     pub command: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
     pub starts: u32,
     pub exit: Option<JsonExit>,
     pub stdout_tail: String,
@@ -100,6 +104,7 @@ pub fn model<'a>(result: &'a SubmissionResult, audience: Audience) -> JsonResult
             tier: result.isolation.tier.map(|tier| tier.as_str()),
             reason: &result.isolation.reason,
             protections: &result.isolation.protections,
+            sockets: result.isolation.sockets.map(|source| source.as_str()),
         },
         duration_ms: result.duration.as_millis() as u64,
         notes: result.notes.iter().map(|note| escape_text(note)).collect(),
@@ -125,6 +130,7 @@ fn program(run: &ProgramRun, shows_output: bool) -> JsonProgram {
     };
     JsonProgram {
         command: escape_field(&run.command),
+        interpreter: run.interpreter.as_deref().map(escape_field),
         starts: run.starts,
         exit: run.exit.as_ref().map(|exit| match exit {
             ExitReport::Code(code) => JsonExit::Code(*code),

@@ -15,6 +15,7 @@ impl Grading<'_> {
         let (tests, program) = self.part_to_run(plan, Part::Client)?;
         let mut run = ProgramRun {
             command: program.display.clone(),
+            interpreter: crate::interpreter::described(&program.argv),
             ..ProgramRun::default()
         };
         // A client that never ran, or crashed before it sent anything, is one

@@ -90,6 +90,7 @@ pub fn grade(
             tier: None,
             reason: "no program of the submission ran".into(),
             protections: Vec::new(),
+            sockets: None,
         }),
         duration: started.elapsed(),
         server,
@@ -180,6 +181,7 @@ impl<'a> Grading<'a> {
             tier: Some(cell.tier()),
             reason: cell.reason().to_string(),
             protections: cell.protections(),
+            sockets: Some(cell.socket_source()),
         });
         Ok(cell)
     }

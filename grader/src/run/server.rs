@@ -26,6 +26,7 @@ impl Grading<'_> {
         let (tests, program) = self.part_to_run(plan, Part::Server)?;
         let mut run = ProgramRun {
             command: program.display.clone(),
+            interpreter: crate::interpreter::described(&program.argv),
             ..ProgramRun::default()
         };
         let mut server: Option<RunningServer> = None;

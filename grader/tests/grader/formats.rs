@@ -611,10 +611,12 @@ fn hostile_result() -> SubmissionResult {
             tier: Some(Tier::Process),
             reason: HOSTILE_TEXT.to_string(),
             protections: Vec::new(),
+            sockets: None,
         },
         duration: Duration::from_millis(1500),
         server: Some(ProgramRun {
             command: "python3 -u server.py \x1b]0;title\x07".to_string(),
+            interpreter: Some("python3 = /opt/\x1b[2Jpython3".to_string()),
             starts: 2,
             exit: Some(ExitReport::Code(1)),
             stdout_tail: HOSTILE_BYTES.to_vec(),
@@ -622,6 +624,7 @@ fn hostile_result() -> SubmissionResult {
         }),
         client: Some(ProgramRun {
             command: "python3 -u client.py".to_string(),
+            interpreter: None,
             starts: 1,
             exit: Some(ExitReport::Signal(9)),
             stdout_tail: Vec::new(),
