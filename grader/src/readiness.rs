@@ -35,6 +35,15 @@ const POLL_PER_COST: u32 = 2;
 /// How often the full list of a program's sockets is read while waiting.
 const FULL_LOOK_EVERY: Duration = Duration::from_millis(50);
 
+/// How long a server seen listening may keep running before it counts as
+/// ready anyway. A server that listens and then waits for clients is asleep
+/// in the kernel within microseconds (`Cell::settled`); one that daemonises
+/// listens and then forks and exits without ever waiting, and must be seen
+/// exiting, as it was when looks were slower, not graded as a server that
+/// started. A server that listens and spins without waiting (it will fail
+/// its tests anyway) is taken as ready after this.
+const SETTLE_AT_MOST: Duration = Duration::from_millis(50);
+
 /// How long a server that listens on a wrong port gets to open the right one
 /// too before it is reported.
 const WRONG_PORT_GRACE: Duration = Duration::from_millis(300);
@@ -50,16 +59,32 @@ pub fn wait(
 ) -> Readiness {
     let mut wrong_since: Option<Instant> = None;
     let mut next_full_look = Instant::now();
+    let mut listening_since: Option<Instant> = None;
     loop {
         let look = Instant::now();
-        if let Some(port) = cell.listening_on(process, transport, ports) {
-            return Readiness::Listening { port };
+        let listening = cell.listening_on(process, transport, ports);
+        if let Some(port) = listening {
+            let since = *listening_since.get_or_insert(look);
+            // Read before the exit, so a daemon's parent that exits between
+            // the two is seen exiting rather than settled.
+            let settled = cell.settled(process);
+            if process.exit().is_none() && (settled || look.duration_since(since) >= SETTLE_AT_MOST)
+            {
+                return Readiness::Listening { port };
+            }
         }
         let pause = POLL.max(look.elapsed() * POLL_PER_COST);
         if let Some(exit) = process.exit() {
             return Readiness::Exited(exit);
         }
         let now = Instant::now();
+        if listening.is_some() {
+            // On the right port, waiting for it to settle: no wrong port.
+            if let Some(exit) = process.wait_until((now + pause).min(deadline)) {
+                return Readiness::Exited(exit);
+            }
+            continue;
+        }
         // Everything the program listens on costs more to find, and is only
         // needed to notice a wrong port: looked at now and then.
         if now >= next_full_look || now >= deadline {

@@ -627,6 +627,18 @@ impl Cell {
         }
     }
 
+    /// Whether every process of the cell is asleep in the kernel (waiting
+    /// for a client, a child, a signal): a server that listens and waits,
+    /// not one still running its start-up or about to exit (a daemon's
+    /// parent between `listen` and its `fork` and exit). See `readiness`.
+    pub fn settled(&self, main: &CellProcess) -> bool {
+        let root = match &self.backend {
+            Backend::Process => main.pid,
+            Backend::Namespace(keeper) => keeper.pid(),
+        };
+        procfs::tree_is_waiting(root)
+    }
+
     /// Where this cell reads its bound sockets from (sock_diag, or the
     /// `/proc` tables when the kernel refused it).
     pub fn socket_source(&self) -> SocketSource {

@@ -345,6 +345,26 @@ fn processes_with_environment_entry(wanted: impl Fn(&[u8]) -> bool) -> Vec<i32> 
         .collect()
 }
 
+/// Whether `root` and every process below it is asleep in the kernel or
+/// finished: state `S` (interruptible sleep: accept, recv, poll, wait),
+/// stopped, a zombie, or gone. A process that runs or is runnable (`R`), or
+/// waits on the disk (`D`, loading its start-up), is not waiting yet. Only
+/// each process's main thread is read, which is the one that accepts or
+/// waits on the others in the servers graded.
+pub fn tree_is_waiting(root: i32) -> bool {
+    descendants(root).all(|pid| {
+        fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| {
+                let state = stat
+                    .rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.trim_start().chars().next());
+                matches!(state, Some('S' | 'T' | 't' | 'Z' | 'X' | 'I') | None)
+            })
+            .unwrap_or(true)
+    })
+}
+
 /// Whether `pid` is a zombie (or already gone): dead, only waiting to be reaped.
 pub fn is_zombie(pid: i32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
