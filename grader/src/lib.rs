@@ -21,7 +21,6 @@ pub mod gradebook;
 pub mod hint;
 pub mod interpreter;
 pub mod lab;
-pub mod lab_crate;
 pub mod limits;
 pub mod outcome;
 pub mod protocol;
@@ -34,6 +33,6 @@ pub mod sha256;
 pub mod submission;
 pub mod transport;
 
-/// The name callers knew [`run`] by; `grader::lab_tests!` (`lab_crate.rs`)
-/// and the command line still use it.
+/// The name callers knew [`run`] by; the command line
+/// still uses it.
 pub use run as runner;

@@ -296,6 +296,12 @@ fn cargo_package(
         None => root.join("Cargo.toml"),
     };
     let release = target.join("release");
+    // A whole workspace (a student's fork of this repository): its default
+    // members need not include the lab crate, so the lab's binaries are
+    // asked for by name across every member.
+    let whole_workspace = std::fs::read_to_string(&manifest)
+        .is_ok_and(|text| text.lines().any(|line| line.trim() == "[workspace]"));
+    let mut wanted = Vec::new();
     for part in [Part::Server, Part::Client] {
         if !lacks_program(plan, part) {
             continue;
@@ -303,6 +309,7 @@ fn cargo_package(
         let Some(name) = lab.conventions.cargo_bins(part).first() else {
             continue;
         };
+        wanted.push(name.clone());
         let mut argv = vec![release.join(name).to_string_lossy().into_owned()];
         if part == Part::Client {
             argv.extend(["--host".to_string(), "{host}".to_string()]);
@@ -317,20 +324,30 @@ fn cargo_package(
             Part::Client => plan.client = Some(program),
         }
     }
+    let mut argv: Vec<String> = vec!["cargo".into(), "build".into(), "--release".into()];
+    let selection = if whole_workspace && !wanted.is_empty() {
+        let mut selection = vec!["--workspace".to_string()];
+        for name in &wanted {
+            selection.extend(["--bin".to_string(), name.clone()]);
+        }
+        selection
+    } else {
+        vec!["--bins".to_string()]
+    };
+    argv.extend(selection.iter().cloned());
+    argv.extend([
+        "--quiet".into(),
+        "--manifest-path".into(),
+        manifest.to_string_lossy().into_owned(),
+        // The binaries land here whatever the package's workspace says
+        // (a workspace builds into its root's target/ otherwise).
+        "--target-dir".into(),
+        target.to_string_lossy().into_owned(),
+    ]);
     Ok(Some(ProgramPlan {
-        argv: vec![
-            "cargo".into(),
-            "build".into(),
-            "--release".into(),
-            "--bins".into(),
-            "--quiet".into(),
-            "--manifest-path".into(),
-            manifest.to_string_lossy().into_owned(),
-            "--target-dir".into(),
-            target.to_string_lossy().into_owned(),
-        ],
+        argv,
         // Shown without the scratch paths, which differ on every run.
-        display: "cargo build --release --bins".into(),
+        display: format!("cargo build --release {}", selection.join(" ")),
     }))
 }
 

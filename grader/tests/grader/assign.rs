@@ -372,3 +372,215 @@ fn list_marks_the_tests_an_assignment_leaves_out() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Rust hand-ins: a lab crate on its own, a fork of the repository, and the
+// Gradescope kit.
+
+fn json_result(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}):\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn assert_full_marks(result: &Value) {
+    assert_eq!(result["status"], "graded", "{result:#}");
+    assert_eq!(result["score"], result["max_score"], "{result:#}");
+    assert!(result["max_score"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn a_completed_lab_crate_copied_out_of_the_repository_grades_to_full_marks() {
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = scratch.path().join("my-lab");
+    crate::labs::complete_lab_crate("tcp-uppercase", &copy);
+    let seed = SEED.to_string();
+    let output = grader_in(
+        scratch.path(),
+        &[
+            "grade",
+            "tcp-uppercase",
+            "my-lab",
+            "--format",
+            "json",
+            "--seed",
+            &seed,
+        ],
+    );
+    assert!(output.status.success());
+    let result = json_result(&output);
+    assert_full_marks(&result);
+    assert!(
+        result["server"]["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("tcp-uppercase-server"),
+        "{result:#}"
+    );
+}
+
+/// The files of the repository a fork needs to be a Cargo workspace (not
+/// `fixtures/`, nor any build output).
+fn fork_of_the_repository(destination: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let name = entry.file_name();
+            if entry.file_type().unwrap().is_dir() {
+                if name != "target" {
+                    copy(&path, &to.join(&name));
+                }
+            } else if entry.file_type().unwrap().is_file() {
+                std::fs::copy(&path, to.join(&name)).unwrap();
+            }
+        }
+    }
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        std::fs::create_dir_all(destination).unwrap();
+        std::fs::copy(repo().join(file), destination.join(file)).unwrap();
+    }
+    for directory in ["src", "grader", "labs"] {
+        copy(&repo().join(directory), &destination.join(directory));
+    }
+}
+
+#[test]
+fn a_students_fork_of_the_repository_grades_to_full_marks() {
+    let scratch = tempfile::tempdir().unwrap();
+    let fork = scratch.path().join("fork");
+    fork_of_the_repository(&fork);
+    crate::labs::complete_lab_crate("tcp-uppercase", &fork.join("labs/tcp-uppercase"));
+    let seed = SEED.to_string();
+    let output = grader_in(
+        scratch.path(),
+        &[
+            "grade",
+            "tcp-uppercase",
+            "fork",
+            "--format",
+            "json",
+            "--seed",
+            &seed,
+        ],
+    );
+    assert!(output.status.success());
+    let result = json_result(&output);
+    assert_full_marks(&result);
+}
+
+/// A fake Gradescope root: `source/` as setup.sh finds the unpacked zip,
+/// with the grader shipped in `bin/`, and an `apt-get` that only records
+/// what it was asked to install.
+fn gradescope_root(root: &Path) -> std::path::PathBuf {
+    let bin = root.join("source/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(grader_binary(), bin.join("grader")).unwrap();
+    let apt = root.join("fake-apt-get");
+    std::fs::write(
+        &apt,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\n",
+            root.join("apt.log").display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&apt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    apt
+}
+
+fn kit(script: &str, root: &Path, settings: &[(&str, &str)]) -> Output {
+    let mut command = Command::new("bash");
+    command
+        .arg(repo().join("docs/templates/gradescope").join(script))
+        .current_dir(root)
+        .env("AUTOGRADER_ROOT", root)
+        .env_remove("SOCKLAB_LAB")
+        .env_remove("SOCKLAB_LANGUAGES");
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_gradescope_kit_sets_up_and_grades_a_rust_submission_end_to_end() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let apt = gradescope_root(root);
+    let apt = apt.to_str().unwrap();
+
+    // A Python-only assignment with the grader shipped installs no compiler.
+    let setup = kit("setup.sh", root, &[("APT_GET", apt)]);
+    assert!(
+        setup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let installed = std::fs::read_to_string(root.join("apt.log")).unwrap();
+    assert!(installed.contains("python3"), "{installed}");
+    for toolchain in ["cargo", "rustc", "gcc", "build-essential", "git"] {
+        assert!(!installed.contains(toolchain), "{toolchain}: {installed}");
+    }
+    std::fs::remove_file(root.join("apt.log")).unwrap();
+    let setup = kit(
+        "setup.sh",
+        root,
+        &[("APT_GET", apt), ("SOCKLAB_LANGUAGES", "python rust")],
+    );
+    assert!(setup.status.success());
+    let installed = std::fs::read_to_string(root.join("apt.log")).unwrap();
+    assert!(installed.contains("gcc"), "Rust links with cc: {installed}");
+    let setup = kit(
+        "setup.sh",
+        root,
+        &[("APT_GET", apt), ("SOCKLAB_LANGUAGES", "cobol")],
+    );
+    assert_eq!(setup.status.code(), Some(2));
+
+    // Students zip their crate: the files arrive in a folder.
+    crate::labs::complete_lab_crate("tcp-uppercase", &root.join("submission/lab2"));
+    std::fs::create_dir_all(root.join("results")).unwrap();
+
+    let unset = kit("run_autograder", root, &[]);
+    assert_eq!(unset.status.code(), Some(2), "no lab is no grading");
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("no lab set"),
+        "{}",
+        String::from_utf8_lossy(&unset.stderr)
+    );
+    assert!(!root.join("results/results.json").exists());
+
+    let graded = kit(
+        "run_autograder",
+        root,
+        &[
+            ("SOCKLAB_LAB", "tcp-uppercase"),
+            ("SOCKLAB_GRADE_ARGS", "--seed 5"),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&graded.stdout);
+    assert!(
+        graded.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&graded.stderr)
+    );
+    assert!(
+        stdout.contains("lab2/Cargo.toml"),
+        "the files are listed: {stdout}"
+    );
+    let results: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("results/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        results["score"], results["extra_data"]["max_score"],
+        "{results:#}"
+    );
+    assert_eq!(results["extra_data"]["status"], "graded", "{results:#}");
+}

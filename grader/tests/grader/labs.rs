@@ -2,7 +2,8 @@
 //! and that a student's `cargo test` and an instructor's `grader grade` agree.
 //!
 //! For every lab, the crate's binaries are built twice, as the untouched stub
-//! and with `--features reference`, and graded through the grader library with
+//! and as a copy outside the repository completed with the reference solution
+//! (which also shows that a lab crate builds on its own), and graded through the grader library with
 //! `--server`/`--client` overrides pointing at them, as the crate's own
 //! `tests/lab.rs` does: the stub must fail every test and the reference must
 //! pass every one. Then `grader grade <lab> labs/<lab>`, which finds and builds
@@ -31,7 +32,8 @@ use crate::support::{self, SEED, repo, summary};
 enum Variant {
     /// As handed to students.
     Stub,
-    /// `--features reference`: the reference solution in place of the stubs.
+    /// A copy of the crate, outside the repository, whose `src/lib.rs` is the
+    /// reference solution ([`complete_lab_crate`]).
     Reference,
 }
 
@@ -61,38 +63,113 @@ fn binaries(variant: Variant) -> &'static Path {
 }
 
 fn build(variant: Variant) -> PathBuf {
-    // One target directory per variant: the same binaries built with other
-    // features would overwrite each other's files.
+    // One target directory per variant: the same binaries built from other
+    // sources would overwrite each other's files.
     let target = repo().join("target/lab-proof").join(variant.name());
     let _alone = one_cargo_at_a_time();
-    let mut cargo = Command::new(env!("CARGO"));
-    cargo
-        .current_dir(repo())
-        // Jobserver variables name file descriptors this process does not
-        // pass on; a cargo that trusted them would read and write strangers.
-        .env_remove("MAKEFLAGS")
-        .env_remove("MFLAGS")
-        .env_remove("CARGO_MAKEFLAGS")
-        .args(["build", "--quiet", "--bins", "--target-dir"])
-        .arg(&target);
-    for lab in support::lab_names() {
-        cargo.args(["-p", &package(lab)]);
+    let cargo = || {
+        let mut cargo = Command::new(env!("CARGO"));
+        cargo
+            // Jobserver variables name file descriptors this process does not
+            // pass on; a cargo that trusted them would read and write strangers.
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("CARGO_MAKEFLAGS")
+            .args(["build", "--quiet", "--bins", "--target-dir"])
+            .arg(&target);
+        cargo
+    };
+    let mut builds = Vec::new();
+    match variant {
+        Variant::Stub => {
+            let mut all = cargo();
+            all.current_dir(repo());
+            for lab in support::lab_names() {
+                all.args(["-p", &package(lab)]);
+            }
+            builds.push(all);
+        }
+        Variant::Reference => {
+            let copies = tempfile::Builder::new()
+                .prefix("socklab-completed-labs")
+                .tempdir()
+                .expect("a temporary directory")
+                .keep();
+            for lab in support::lab_names() {
+                let crate_dir = copies.join(lab);
+                complete_lab_crate(lab, &crate_dir);
+                let mut one = cargo();
+                one.current_dir(&crate_dir)
+                    .arg("--manifest-path")
+                    .arg(crate_dir.join("Cargo.toml"));
+                builds.push(one);
+            }
+        }
     }
-    if let Variant::Reference = variant {
-        let features: Vec<String> = support::lab_names()
-            .into_iter()
-            .map(|lab| format!("{}/reference", package(lab)))
-            .collect();
-        cargo.args(["--features", &features.join(",")]);
+    for mut build in builds {
+        let output = build.output().expect("cargo runs");
+        assert!(
+            output.status.success(),
+            "building the lab crates ({}) failed:\n{}",
+            variant.name(),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
-    let output = cargo.output().expect("cargo runs");
-    assert!(
-        output.status.success(),
-        "building the lab crates ({}) failed:\n{}",
-        variant.name(),
-        String::from_utf8_lossy(&output.stderr)
-    );
     target.join("debug")
+}
+
+/// The modules of the reference (`src/`) a completed lab crate needs: each
+/// lab's own and those they use.
+const REFERENCE_MODULES: &[&str] = &[
+    "client_setup",
+    "transform",
+    "udp_uppercase",
+    "tcp_uppercase",
+    "udp_count_s",
+    "tcp_lines",
+];
+
+/// Copies `labs/<lab>` to `destination` (build output aside) and completes
+/// it as a student would, with the reference solution: its `src/lib.rs`
+/// becomes the reference's module for the lab. The copy has no path back to
+/// the repository, so it builds only if a lab crate builds on its own.
+pub fn complete_lab_crate(lab: &str, destination: &Path) {
+    copy_crate(&repo().join("labs").join(lab), destination);
+    let reference = destination.join("src/reference");
+    std::fs::create_dir_all(&reference).unwrap();
+    let mut lib = String::from(
+        "//! Completed with the socklab reference solution, for the repository's tests.\n\
+         // The reference's other labs come along, unused.\n\
+         #![allow(dead_code, unused_imports)]\n",
+    );
+    for module in REFERENCE_MODULES {
+        std::fs::copy(
+            repo().join("src").join(format!("{module}.rs")),
+            reference.join(format!("{module}.rs")),
+        )
+        .unwrap();
+        lib.push_str(&format!(
+            "#[path = \"reference/{module}.rs\"]\nmod {module};\n"
+        ));
+    }
+    lib.push_str(&format!("pub use {}::*;\n", lab.replace('-', "_")));
+    std::fs::write(destination.join("src/lib.rs"), lib).unwrap();
+}
+
+/// Copies a crate's directory, leaving out `target/`.
+fn copy_crate(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let destination = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "target" {
+                copy_crate(&entry.path(), &destination);
+            }
+        } else {
+            std::fs::copy(entry.path(), &destination).unwrap();
+        }
+    }
 }
 
 /// Held while a cargo build runs: builds of these tests never overlap, which
@@ -271,48 +348,73 @@ fn every_lab_crate_lists_exactly_its_lab_files_tests() {
             .map(str::trim)
             .filter(|name| !name.is_empty())
             .collect();
+        // Numbered in the lab file's order, so `cargo test` lists and runs
+        // them in the handout's order.
         let expected: Vec<String> = support::lab(lab)
             .tests
             .iter()
-            .map(|test| test.id.replace('-', "_"))
+            .enumerate()
+            .map(|(at, test)| format!("t{:02}_{}", at + 1, test.id.replace('-', "_")))
             .collect();
         assert_eq!(listed, expected, "{}", path.display());
     }
 }
 
-/// What every lab crate needs besides the student's code is one piece of code
-/// each: the tests' harness is `grader::lab_crate`, and the programs' command
-/// line is the `lab-common` crate in `labs/common`. No lab crate may grow its
-/// own copy of either again.
+/// Every lab crate carries its own copy of the programs' command line
+/// (`src/bin/common/`) and of its tests' harness (`tests/harness/mod.rs`), so
+/// that it builds copied anywhere; `labs/common/src/` holds the originals and
+/// the copies must match them byte for byte (`SOCKLAB_OVERWRITE=1` rewrites
+/// the copies from the originals). Nothing in a lab crate may point outside
+/// it: no path dependency, nothing inherited from a workspace.
 #[test]
-fn no_lab_crate_has_its_own_harness_or_command_line() {
+fn every_lab_crate_stands_alone_with_exact_copies_of_labs_common() {
+    let common = repo().join("labs/common/src");
+    let overwrite = std::env::var_os("SOCKLAB_OVERWRITE").is_some();
     for lab in support::lab_names() {
         let directory = repo().join("labs").join(lab);
+        for (original, copy) in [
+            ("command_line.rs", "src/bin/common/command_line.rs"),
+            ("program.rs", "src/bin/common/program.rs"),
+            ("harness.rs", "tests/harness/mod.rs"),
+        ] {
+            let original = std::fs::read_to_string(common.join(original)).unwrap();
+            let copy = directory.join(copy);
+            if overwrite {
+                std::fs::write(&copy, &original).unwrap();
+            }
+            let copied = std::fs::read_to_string(&copy).unwrap_or_default();
+            assert!(
+                copied == original,
+                "{} differs from its original in labs/common/src/ (SOCKLAB_OVERWRITE=1 copies it again)",
+                copy.display()
+            );
+        }
         for path in rust_files(&directory) {
             let text = std::fs::read_to_string(&path).expect("a lab crate's source");
-            for copied in [
-                "macro_rules! lab_tests",
-                "fn server_args(",
-                "fn client_args(",
-            ] {
+            for outside in ["lab_common::", "grader::", "socklab::"] {
                 assert!(
-                    !text.contains(copied),
-                    "{} has its own `{copied}`: use `grader::lab_tests!` and \
-                     `lab_common::command_line` instead",
+                    !text.contains(outside),
+                    "{} uses `{outside}`, which a copied crate does not have",
                     path.display()
                 );
             }
         }
-        let tests = std::fs::read_to_string(directory.join("tests/lab.rs")).expect("tests/lab.rs");
-        assert!(
-            tests.contains("grader::lab_tests! {"),
-            "labs/{lab}/tests/lab.rs"
-        );
-        let manifest = std::fs::read_to_string(directory.join("Cargo.toml")).expect("Cargo.toml");
-        assert!(
-            manifest.contains(r#"lab-common = { path = "../common" }"#),
-            "labs/{lab}/Cargo.toml"
-        );
+        let manifest: toml::Table = std::fs::read_to_string(directory.join("Cargo.toml"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let text = manifest.to_string();
+        assert!(!text.contains("workspace"), "labs/{lab}/Cargo.toml: {text}");
+        assert!(!text.contains("path"), "labs/{lab}/Cargo.toml: {text}");
+        for section in ["dependencies", "dev-dependencies", "build-dependencies"] {
+            assert!(
+                manifest
+                    .get(section)
+                    .and_then(toml::Value::as_table)
+                    .is_none_or(toml::Table::is_empty),
+                "labs/{lab}/Cargo.toml has {section}: a lab builds from the standard library alone"
+            );
+        }
     }
 }
 

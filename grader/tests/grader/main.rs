@@ -12,7 +12,7 @@ mod files;
 mod formats;
 mod html;
 mod lab_fuzz;
-mod labs;
+pub mod labs;
 mod languages;
 mod outputs;
 mod resume;

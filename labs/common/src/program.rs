@@ -5,7 +5,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use crate::command_line;
+use super::command_line;
 
 /// Runs a server: `bind` creates its socket on the address from the command
 /// line (`--bind`, `--port`), and `serve` serves on it until an error.

@@ -7,13 +7,12 @@
 use std::net::UdpSocket;
 use std::process::ExitCode;
 
-use lab_common::program;
+// The command line every lab program shares (a server uses only part of it).
+#[allow(dead_code)]
+mod common;
 
-// For instructors: `--features reference` runs the reference solution instead
-// of the code in `src/lib.rs` (see the handout's instructor note).
-#[cfg(feature = "reference")]
-use socklab::udp_uppercase::serve;
-#[cfg(not(feature = "reference"))]
+use common::program;
+
 use udp_uppercase_lab::serve;
 
 const PROGRAM: &str = "udp-uppercase-server";
