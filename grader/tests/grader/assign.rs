@@ -584,3 +584,61 @@ fn the_gradescope_kit_sets_up_and_grades_a_rust_submission_end_to_end() {
     );
     assert_eq!(results["extra_data"]["status"], "graded", "{results:#}");
 }
+
+/// The lines of the block scalar that starts on the line after `marker` in a
+/// CI template, dedented; a folded block (`>-`) joins them with spaces, as
+/// YAML does.
+fn template_script(template: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(repo().join("docs/templates").join(template)).unwrap();
+    let mut lines = text.lines().skip_while(|line| !line.contains(marker));
+    let header = lines
+        .next()
+        .unwrap_or_else(|| panic!("{template}: no `{marker}`"));
+    let folded = header.trim_end().ends_with(">-");
+    let body: Vec<&str> = lines
+        .take_while(|line| {
+            line.starts_with("          ")
+                || line.starts_with("      if")
+                || line.starts_with("      echo")
+                || line.starts_with("      exit")
+        })
+        .map(str::trim)
+        .collect();
+    assert!(
+        !body.is_empty(),
+        "{template}: empty script after `{marker}`"
+    );
+    body.join(if folded { " " } else { "\n" })
+}
+
+#[test]
+fn the_ci_templates_stop_with_a_message_until_they_are_configured() {
+    for (template, marker) in [
+        ("github-classroom.yml", "run: |"),
+        ("gitlab-ci.yml", "- >-"),
+    ] {
+        let script = template_script(template, marker);
+        let run = |lab: &str, repository: &str| {
+            Command::new("bash")
+                .args(["-c", &script])
+                .env("SOCKLAB_LAB", lab)
+                .env("SOCKLAB_REPOSITORY", repository)
+                .output()
+                .unwrap()
+        };
+        let unset = run("", "");
+        assert_eq!(unset.status.code(), Some(2), "{template}:\n{script}");
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&unset.stdout),
+            String::from_utf8_lossy(&unset.stderr)
+        );
+        assert!(said.contains("SOCKLAB_LAB"), "{template}: {said}");
+        assert!(
+            run("tcp-uppercase", "https://git.example/socklab")
+                .status
+                .success(),
+            "{template}: a configured template goes on"
+        );
+    }
+}
