@@ -3,9 +3,10 @@
 //! and a hint (what to change), or nothing when no pattern fits and the lab
 //! author's hint should stand.
 
+use crate::cell::ExitReport;
 use crate::escape::{SHOWN_BYTES, escape_shortened};
 use crate::hint::{Hint, HintKind};
-use crate::outcome::ExitReport;
+use crate::transport::Transport;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnosis {
@@ -197,8 +198,8 @@ pub fn stderr_hint(stderr: &[u8]) -> Option<Hint> {
 /// A server that bound the wrong port, or none.
 pub fn wrong_port(
     expected_port: u16,
-    bound: &[(crate::lab::Transport, u16)],
-    transport: crate::lab::Transport,
+    bound: &[(Transport, u16)],
+    transport: Transport,
 ) -> Diagnosis {
     if let Some((other_transport, port)) = bound.first() {
         if *port == expected_port {
@@ -210,10 +211,8 @@ pub fn wrong_port(
                     transport.as_str().to_uppercase()
                 ),
                 match transport {
-                    crate::lab::Transport::Udp => {
-                        "Create the socket with socket(AF_INET, SOCK_DGRAM) for UDP."
-                    }
-                    crate::lab::Transport::Tcp => {
+                    Transport::Udp => "Create the socket with socket(AF_INET, SOCK_DGRAM) for UDP.",
+                    Transport::Tcp => {
                         "Create the socket with socket(AF_INET, SOCK_STREAM) for TCP, then listen()."
                     }
                 },
@@ -355,11 +354,7 @@ mod tests {
 
     #[test]
     fn a_port_without_htons_is_named() {
-        let d = wrong_port(
-            3444,
-            &[(crate::lab::Transport::Udp, 29709)],
-            crate::lab::Transport::Udp,
-        );
+        let d = wrong_port(3444, &[(Transport::Udp, 29709)], Transport::Udp);
         assert!(d.hint.contains("htons(3444)"), "{d:?}");
     }
 
@@ -388,11 +383,7 @@ mod tests {
 
     #[test]
     fn a_wrong_port_names_both_ports() {
-        let d = wrong_port(
-            12000,
-            &[(crate::lab::Transport::Udp, 12001)],
-            crate::lab::Transport::Udp,
-        );
+        let d = wrong_port(12000, &[(Transport::Udp, 12001)], Transport::Udp);
         assert!(d.finding.contains("12000") && d.finding.contains("12001"));
     }
 }

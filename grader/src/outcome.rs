@@ -8,11 +8,8 @@ use std::time::Duration;
 
 use crate::lab::{Kind, Part, Visibility};
 
-/// The largest seed: 2^53 - 1, the largest integer every JSON reader
-/// (`jq`, JavaScript's numbers) reads exactly, so that the seed printed in a
-/// result regrades with the same sentences wherever it was read. `--seed`
-/// refuses larger ones and fresh and per-submission seeds stay below it.
-pub const MAX_SEED: u64 = (1 << 53) - 1;
+/// The largest seed (see [`crate::sentence::MAX_SEED`]); results carry seeds.
+pub use crate::sentence::MAX_SEED;
 
 /// How one test ended. Closed on purpose: every reporter matches it exhaustively.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -2,9 +2,12 @@
 //! of its own, answering as the lab's protocol scripts it and as the test's
 //! behaviour says (silent, twice, late, close early, or absent).
 //!
-//! Seams for later: a lossy or delayed plan is one more `PeerBehaviour`
-//! applied in `replies_for`; the 10 ms ticks below could become accepts and
-//! joins with deadlines.
+//! Seams for later: a lossy or delayed plan (the pinger's) is one more
+//! `PeerBehaviour`, applied in `replies_for` to each reply the protocol's
+//! script gives. The peer's loops wake every `PEER_TICK` to see whether the
+//! test ended; an accept and a join with the test's deadline (a poll on the
+//! listener and a stop pipe) would replace those ticks without touching the
+//! script or the behaviours.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -46,7 +46,10 @@ impl Sockets<'_> {
         };
         let sent = unanswered.pop_front().unwrap_or_default();
         let mut buffer = vec![0u8; 65536];
-        // A seam for later: this wait could also end when the server exits.
+        // Seam: this wait could end as soon as the server has exited, with
+        // the server's process handed down in `Setup` and its exit polled
+        // between shorter read timeouts here. Today a dead server's silence
+        // is waited out to the deadline; the verdict (a timeout) is the same.
         let deadline = Instant::now() + wait;
         let (length, from) = loop {
             let left = deadline.saturating_duration_since(Instant::now());

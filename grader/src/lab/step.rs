@@ -10,6 +10,7 @@ use serde::Deserialize;
 /// write it and get [`SocketName::MAIN`].
 pub type SocketName = String;
 
+pub use crate::sentence::Alphabet;
 pub use crate::transport::Transport;
 
 #[derive(Clone, Debug)]
@@ -101,21 +102,6 @@ pub enum Payload {
     Words { count: usize, alphabet: Alphabet },
     /// This many bytes of seeded lowercase text.
     Size(usize),
-}
-
-/// Which words a seeded sentence is drawn from.
-///
-/// Plain ASCII is the default, so that a test about something else (keeping
-/// serving, two clients, an empty datagram) cannot also fail a server that
-/// only gets non-ASCII letters wrong: that bug is charged once, by the tests
-/// that ask for `unicode`, whatever the seed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Alphabet {
-    #[default]
-    Ascii,
-    /// ASCII words mixed with words such as `straße` and `café`.
-    Unicode,
 }
 
 /// What a reply must look like.
