@@ -10,9 +10,11 @@
 //! Rooms: `failure.rs` (the one failure type), `transcript.rs` (the one
 //! recorder), `expect.rs` (pure matching), `connection.rs` and `reply.rs`
 //! (TCP and UDP towards the server), `peer.rs` (the grader-played peer),
-//! `client.rs` (running the student's client).
+//! `client.rs` and `client_checks.rs` (the student's client and the checks
+//! of what it did).
 
 mod client;
+mod client_checks;
 mod connection;
 mod expect;
 mod failure;
