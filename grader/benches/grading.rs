@@ -4,14 +4,24 @@
 //! cargo bench -p grader --bench grading
 //! ```
 //!
-//! 1. Readiness: how long after a server binds its socket the grader notices,
-//!    and how long from spawning a server to noticing it listens.
-//! 2. The grader's own time per test: the Rust reference graded on every lab,
-//!    minus the pauses the lab scripts on purpose and the reference's start-up.
+//! 1. Readiness: how long after a server's `listen()` the grader notices
+//!    (median, p90, max), against a bare harness that spawns the same server
+//!    itself and asks sock_diag in a loop without pausing; and spawn to
+//!    noticed for the Rust reference, its start-up measured, not assumed.
+//! 2. The grader against a bare harness, side by side in the same run: the
+//!    Rust reference of every built-in lab and the textbook's `UDPServer.py`
+//!    and `TCPServer.py` graded, then the same server starts and exchanges
+//!    replayed by a bare harness (the bytes from the grader's transcripts,
+//!    the lab's pauses and silences kept, a reply that never comes waited for
+//!    only until the server dies): both times, their ratio, and the grader's
+//!    own time per test (grader - bare).
 //! 3. A generated class (the Rust reference through `socklab.toml`, the
-//!    textbook's Python programs, buggy ones) graded with `grader::batch` at
-//!    several job counts: submissions per second, the speed-up, and the
-//!    grader's peak memory (VmHWM), also for a class twice as large.
+//!    textbook's Python programs, bugs that fail at once) graded with
+//!    `grader::batch` at several job counts: the share of scripted waits in
+//!    it, submissions per second, the speed-up, the grader's peak memory
+//!    (VmHWM) and the whole process tree's (sampled), also for classes two and
+//!    four times as large; then every lab's reference as a class of its own
+//!    at each job count, per submission and as a ratio to the bare limit.
 //! 4. The HTML reports of a class of 500 results (real gradings of the
 //!    bundled samples, repeated): rebuilding the gradebook from the result
 //!    files, rendering the class report, and rendering every student's page,
@@ -24,7 +34,11 @@
 //! `SOCKLAB_BENCH_ONLY=report` for the HTML figures alone.
 //!
 //! It runs in-process, as `grader batch` does, so the figures are the grader
-//! library's own; the keeper processes of namespace cells are not in VmHWM.
+//! library's own; VmHWM is the grader process's alone, the tree peak adds
+//! the keepers and programs of its cells. The bare harness runs its servers
+//! as plain processes on free ports (a hard-coded port under the machine-wide
+//! port lock). `cargo bench -p grader --bench grading -- --test` runs
+//! everything once, small.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -92,13 +106,8 @@ fn main() {
         );
         return;
     }
-    let startup = readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 20 });
-    per_test_figures(
-        &grader_binary,
-        isolation,
-        startup,
-        if quick { 1 } else { 5 },
-    );
+    readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 30 });
+    side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
     class_figures(&grader_binary, isolation, per_kind, &job_counts);
     println!();
     report_figures(
@@ -202,7 +211,7 @@ fn env_number(name: &str) -> Option<usize> {
 }
 
 /// A Python server that prints the wall-clock time (ns) at which it started
-/// listening, then idles.
+/// listening, then waits for clients.
 const TIMED_SERVER: &str = "\
 import socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -210,63 +219,72 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', int(sys.argv[1])))
 s.listen(5)
 print(time.time_ns(), flush=True)
-time.sleep(60)
+s.accept()
 ";
 
-/// Readiness latency; returns the median spawn-to-listening time of the Rust
-/// reference server, its own start-up as the grader sees it.
-fn readiness_figures(options: &CellOptions, grader_binary: &Path, runs: usize) -> Duration {
+/// Readiness latency, the grader's against a bare harness's: listen() to
+/// noticed for a Python server that prints when it listened, and spawn to
+/// noticed for the Rust reference.
+fn readiness_figures(options: &CellOptions, grader_binary: &Path, runs: usize) {
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let script = scratch.path().join("timed_server.py");
     std::fs::write(&script, TIMED_SERVER).expect("writing the timed server");
     let python = grader::submission::python3().to_path_buf();
-
-    let mut python_spawn = Vec::new();
-    let mut python_bound = Vec::new();
-    let mut reference_spawn = Vec::new();
+    let python_command = |port: u16| {
+        vec![
+            python.display().to_string(),
+            script.display().to_string(),
+            port.to_string(),
+        ]
+    };
+    let reference_command = |port: u16| reference_argv(grader_binary, "server", CLASS_LAB, port);
+    let mut grader_bound = Vec::new();
+    let mut bare_bound = Vec::new();
+    let mut grader_spawn = Vec::new();
+    let mut bare_spawn = Vec::new();
     for _ in 0..runs {
-        let (spawn_to_ready, bound_to_ready) = time_readiness(options, scratch.path(), |port| {
-            (
-                python.clone(),
-                vec![script.to_string_lossy().into_owned(), port.to_string()],
-            )
-        });
-        python_spawn.push(spawn_to_ready);
-        python_bound.extend(bound_to_ready);
-        let (spawn_to_ready, _) = time_readiness(options, scratch.path(), |port| {
-            (
-                grader_binary.to_path_buf(),
-                [
-                    REFERENCE_ARG,
-                    "server",
-                    CLASS_LAB,
-                    "--port",
-                    &port.to_string(),
-                ]
-                .map(String::from)
-                .to_vec(),
-            )
-        });
-        reference_spawn.push(spawn_to_ready);
+        let (_, bound) = time_readiness(options, scratch.path(), &python_command);
+        grader_bound.extend(bound);
+        let (spawn, _) = time_readiness(options, scratch.path(), &reference_command);
+        grader_spawn.push(spawn);
+        let port = cell::free_port().expect("a free port");
+        let mut server =
+            BareServer::start(&python_command(port), scratch.path(), Transport::Tcp, port)
+                .expect("the bare harness starts the Python server");
+        bare_bound.extend(server.bound_to_noticed());
+        server.stop();
+        let port = cell::free_port().expect("a free port");
+        let server = BareServer::start(
+            &reference_command(port),
+            scratch.path(),
+            Transport::Tcp,
+            port,
+        )
+        .expect("the bare harness starts the reference");
+        bare_spawn.push(server.started);
+        server.stop();
     }
-    println!("readiness ({runs} servers of each kind; target: noticed within 2 ms of binding)");
     println!(
-        "  bound -> noticed, Python server:    median {}, max {}",
-        ms(median(&python_bound)),
-        ms(max(&python_bound))
+        "readiness ({runs} servers of each kind; target: listen() -> noticed within 2 ms at the median, 5 ms at p90)"
     );
+    println!("  {:<42} {:>10} {:>10} {:>10}", "", "median", "p90", "max");
+    for (what, times) in [
+        ("listen() -> noticed, grader (Python server)", &grader_bound),
+        ("listen() -> noticed, bare harness", &bare_bound),
+        ("spawn -> noticed, grader (Rust reference)", &grader_spawn),
+        ("spawn -> noticed, bare harness (start-up)", &bare_spawn),
+    ] {
+        println!(
+            "  {what:<42} {:>10} {:>10} {:>10}",
+            ms(median(times)),
+            ms(percentile(times, 90)),
+            ms(max(times))
+        );
+    }
     println!(
-        "  spawn -> noticed, Python server:    median {}, max {}",
-        ms(median(&python_spawn)),
-        ms(max(&python_spawn))
-    );
-    println!(
-        "  spawn -> noticed, Rust reference:   median {}, max {}",
-        ms(median(&reference_spawn)),
-        ms(max(&reference_spawn))
+        "  the bare harness spawns the server itself and asks sock_diag in a loop without pausing: the physical limit"
     );
     println!();
-    median(&reference_spawn)
 }
 
 /// Starts a server in a fresh cell and waits for it as the runner does.
@@ -275,17 +293,18 @@ fn readiness_figures(options: &CellOptions, grader_binary: &Path, runs: usize) -
 fn time_readiness(
     options: &CellOptions,
     cwd: &Path,
-    command: impl Fn(u16) -> (PathBuf, Vec<String>),
+    command: &dyn Fn(u16) -> Vec<String>,
 ) -> (Duration, Option<Duration>) {
     let cell = Cell::open(options).expect("opening a cell");
     let port = match cell.tier() {
         Tier::Namespace => 12000,
         Tier::Process => cell::free_port().expect("a free port"),
     };
-    let (program, args) = command(port);
+    let mut argv = command(port);
+    let program = PathBuf::from(argv.remove(0));
     let spec = SpawnSpec {
         program,
-        args,
+        args: argv,
         cwd: cwd.to_path_buf(),
         env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
         stdin: None,
@@ -305,58 +324,140 @@ fn time_readiness(
         matches!(readiness, Readiness::Listening { .. }),
         "the server did not start: {readiness:?}"
     );
-    // The server prints its binding time just after listen(); wait for it.
+    let bound_ns = printed_ns(|| process.stdout().joined());
+    cell.stop_all(process);
+    (
+        spawn_to_ready,
+        bound_ns.map(|bound| since_ns(bound, noticed_at)),
+    )
+}
+
+/// The first line a server printed, as nanoseconds since 1970, waiting up
+/// to 2 s for it (the print follows listen()).
+fn printed_ns(output: impl Fn() -> Vec<u8>) -> Option<u128> {
     let printed_by = Instant::now() + Duration::from_secs(2);
-    let bound_ns = loop {
-        let text = String::from_utf8_lossy(&process.stdout().joined()).into_owned();
+    loop {
+        let text = String::from_utf8_lossy(&output()).into_owned();
         if let Some(ns) = text
             .lines()
             .next()
             .and_then(|line| line.trim().parse::<u128>().ok())
         {
-            break Some(ns);
+            return Some(ns);
         }
         if Instant::now() >= printed_by {
-            break None;
+            return None;
         }
         std::thread::sleep(Duration::from_millis(1));
-    };
-    cell.stop_all(process);
-    let noticed_ns = noticed_at
+    }
+}
+
+/// From `bound_ns` to `noticed`; noticed before the print is possible (the
+/// socket listens before the server reads the clock): that counts as zero.
+fn since_ns(bound_ns: u128, noticed: SystemTime) -> Duration {
+    let noticed_ns = noticed
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_nanos();
-    // Noticed before the print is possible (the socket listens before the
-    // server reads the clock): that counts as zero.
-    let bound_to_ready =
-        bound_ns.map(|bound| Duration::from_nanos(noticed_ns.saturating_sub(bound) as u64));
-    (spawn_to_ready, bound_to_ready)
+    Duration::from_nanos(noticed_ns.saturating_sub(bound_ns) as u64)
 }
 
-/// The grader's own time per test: the reference graded on every lab. A
-/// test's grader time is its duration less the waits its steps script and
-/// the reference's start-up when the test started a program (the first
-/// server test, every client test).
-fn per_test_figures(
-    grader_binary: &Path,
-    isolation: IsolationRequest,
-    startup: Duration,
-    runs: usize,
-) {
+fn reference_argv(grader_binary: &Path, part: &str, lab: &str, port: u16) -> Vec<String> {
+    [
+        grader_binary.display().to_string(),
+        REFERENCE_ARG.to_string(),
+        part.to_string(),
+        lab.to_string(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+    ]
+    .to_vec()
+}
+
+/// What is graded side by side with a bare harness: the Rust reference of
+/// every built-in lab, and the textbook's Python programs.
+struct Subject {
+    lab: &'static str,
+    label: String,
+    source: Source,
+    /// The server's and the client's command lines for the bare harness,
+    /// `{port}` filled in; and the directory they run in.
+    server: Option<Box<dyn Fn(u16) -> Vec<String>>>,
+    client: Option<Box<dyn Fn(u16) -> Vec<String>>>,
+    cwd: PathBuf,
+    /// The port the server takes, if it hard-codes one.
+    fixed_port: Option<u16>,
+}
+
+fn subjects(grader_binary: &Path) -> Vec<Subject> {
+    let mut subjects: Vec<Subject> = grader::lab::BUILTIN_LABS
+        .iter()
+        .map(|(name, _, _)| {
+            let lab = builtin(name);
+            let has = |part| lab.tests.iter().any(|test| test.part == part);
+            let binary = grader_binary.to_path_buf();
+            let server_binary = binary.clone();
+            let name: &'static str = name;
+            Subject {
+                lab: name,
+                label: format!("{name} reference"),
+                source: Source::Reference,
+                server: has(lab::Part::Server).then(|| -> Box<dyn Fn(u16) -> Vec<String>> {
+                    Box::new(move |port| reference_argv(&server_binary, "server", name, port))
+                }),
+                client: has(lab::Part::Client).then(|| -> Box<dyn Fn(u16) -> Vec<String>> {
+                    Box::new(move |port| reference_argv(&binary, "client", name, port))
+                }),
+                cwd: std::env::temp_dir(),
+                fixed_port: None,
+            }
+        })
+        .collect();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/submissions");
+    let python = grader::submission::python3().display().to_string();
+    for (lab, server) in [
+        ("udp-uppercase", "UDPServer.py"),
+        ("tcp-uppercase", "TCPServer.py"),
+    ] {
+        let dir = fixtures.join(lab).join("textbook");
+        let python = python.clone();
+        subjects.push(Subject {
+            lab,
+            label: format!("{lab} {server}"),
+            source: Source::Directory(dir.clone()),
+            server: Some(Box::new(move |_| {
+                vec![python.clone(), "-u".into(), server.into()]
+            })),
+            // The textbook client's tests are measured with the reference's.
+            client: None,
+            cwd: dir,
+            fixed_port: Some(builtin(lab).port),
+        });
+    }
+    subjects
+}
+
+/// Each subject graded `runs` times, and the same server starts and
+/// exchanges run by a bare harness: the grader's time per test over the
+/// bare harness's, and the ratio of the two per lab.
+fn side_by_side_figures(grader_binary: &Path, isolation: IsolationRequest, runs: usize) {
     println!(
-        "grading the Rust reference ({runs} runs per lab; target: a few ms per test, a lab well under a second)"
+        "the grader against a bare harness ({runs} runs each; target: the reference within 1.3x, the textbook servers within 1.5x, <= 3 ms of grader per test)"
     );
     println!(
-        "  {:<14} {:>5} {:>11} {:>15} {:>15}  slowest test",
-        "lab", "tests", "grading", "scripted waits", "grader/test"
+        "  {:<30} {:>5} {:>11} {:>11} {:>7} {:>12} {:>14}",
+        "graded", "tests", "grader", "bare", "ratio", "grader/test", "scripted waits"
     );
-    let mut every_test = Vec::new();
-    // Every built-in lab, so a new lab is measured without editing this.
-    for (name, _, _) in grader::lab::BUILTIN_LABS {
-        let lab = builtin(name);
+    let mut overheads = Vec::new();
+    for subject in subjects(grader_binary) {
+        let lab = builtin(subject.lab);
         let mut gradings = Vec::new();
+        let mut bares = Vec::new();
         let mut per_test: Vec<Vec<Duration>> = vec![Vec::new(); lab.tests.len()];
-        let mut scripted_total = Duration::ZERO;
+        let mut scripted = Duration::ZERO;
+        let mut replay_failure = None;
         for run in 0..runs {
             let options = GradeOptions {
                 seed: run as u64,
@@ -366,60 +467,517 @@ fn per_test_figures(
                 overrides: Overrides::default(),
                 cell_label: Some("bench".into()),
             };
-            let result = runner::grade(&lab, &Source::Reference, &options).expect("grading runs");
-            assert_eq!(
-                result.score(),
-                result.max_score(),
-                "the reference loses points on {name}"
-            );
-            gradings.push(result.duration);
-            let first_server_test = result
+            let result = runner::grade(&lab, &subject.source, &options).expect("grading runs");
+            if matches!(subject.source, Source::Reference) {
+                assert_eq!(
+                    result.score(),
+                    result.max_score(),
+                    "the reference loses points on {}",
+                    subject.lab
+                );
+            }
+            scripted = lab
                 .tests
                 .iter()
-                .position(|test| test.part == lab::Part::Server);
-            scripted_total = Duration::ZERO;
-            for (index, (test, case)) in result.tests.iter().zip(&lab.tests).enumerate() {
-                let scripted = scripted_wait(case, test);
-                scripted_total += scripted;
-                let started_a_program =
-                    test.part == lab::Part::Client || Some(index) == first_server_test;
-                let own = scripted
-                    + if started_a_program {
-                        startup
-                    } else {
-                        Duration::ZERO
-                    };
-                per_test[index].push(test.duration.saturating_sub(own));
+                .zip(&result.tests)
+                .map(|(case, test)| scripted_wait(case, test))
+                .sum();
+            match bare_replay(&subject, &lab, &result.tests) {
+                Ok(times) => {
+                    let graded: Duration = result
+                        .tests
+                        .iter()
+                        .zip(&times)
+                        .map(|(test, _)| test.duration)
+                        .sum();
+                    gradings.push(graded);
+                    bares.push(times.iter().sum());
+                    for (index, (test, bare)) in result.tests.iter().zip(&times).enumerate() {
+                        per_test[index].push(test.duration.saturating_sub(*bare));
+                    }
+                }
+                Err(err) => {
+                    replay_failure = Some(err);
+                    break;
+                }
             }
         }
+        if let Some(err) = replay_failure {
+            println!(
+                "  {:<30} the bare harness could not replay it: {err}",
+                subject.label
+            );
+            continue;
+        }
         let medians: Vec<Duration> = per_test.iter().map(|times| median(times)).collect();
-        let (slowest, slowest_time) = medians
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, time)| **time)
-            .map(|(index, time)| (lab.tests[index].id.as_str(), *time))
-            .unwrap_or(("-", Duration::ZERO));
+        let (grading, bare) = (median(&gradings), median(&bares));
         println!(
-            "  {:<14} {:>5} {:>11} {:>15} {:>15}  {slowest} {}",
-            name,
+            "  {:<30} {:>5} {:>11} {:>11} {:>6.2}x {:>12} {:>14}",
+            subject.label,
             lab.tests.len(),
-            ms(median(&gradings)),
-            ms(scripted_total),
+            ms(grading),
+            ms(bare),
+            grading.as_secs_f64() / bare.as_secs_f64().max(1e-9),
             ms(median(&medians)),
-            ms(slowest_time)
+            ms(scripted)
         );
-        every_test.extend(medians);
+        overheads.extend(medians);
     }
     println!(
-        "  grader/test: the median over the lab's tests of (test time - scripted waits - {} reference start-up if it started one);",
-        ms(startup)
+        "  grader and bare: the sum of the tests' times (the grader's as each result records it); grader/test: the median over the tests of grader - bare"
     );
     println!(
-        "  over every test of every lab: median {}, mean {}",
-        ms(median(&every_test)),
-        ms(every_test.iter().sum::<Duration>() / every_test.len().max(1) as u32)
+        "  over every test: grader's own time per test median {}, mean {}",
+        ms(median(&overheads)),
+        ms(overheads.iter().sum::<Duration>() / overheads.len().max(1) as u32)
     );
     println!();
+}
+
+/// A server started by the bare harness: a plain child process, noticed
+/// listening by asking sock_diag in a loop without pausing.
+struct BareServer {
+    child: std::process::Child,
+    /// Spawn to noticed listening.
+    started: Duration,
+    noticed_at: SystemTime,
+    stdout: std::process::ChildStdout,
+}
+
+impl BareServer {
+    fn start(
+        argv: &[String],
+        cwd: &Path,
+        transport: Transport,
+        port: u16,
+    ) -> Result<BareServer, String> {
+        let view = cell::procfs::SocketView::own_namespace();
+        let spawned = Instant::now();
+        let mut child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(cwd)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|err| format!("spawning {}: {err}", argv[0]))?;
+        let pid = child.id() as i32;
+        loop {
+            if view.listening_on_owned(pid, transport, &[port]).is_some() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("the server ended before listening ({status})"));
+            }
+            if spawned.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                return Err("the server did not listen within 10 s".into());
+            }
+            // A look costs about 0.05 ms; spinning without a pause would
+            // take the core the server needs to start on a busy machine.
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        let noticed_at = SystemTime::now();
+        let stdout = child.stdout.take().expect("a piped stdout");
+        Ok(BareServer {
+            child,
+            started: spawned.elapsed(),
+            noticed_at,
+            stdout,
+        })
+    }
+
+    /// For the timed Python server: its printed listen() time to noticed.
+    fn bound_to_noticed(&mut self) -> Option<Duration> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(&mut self.stdout)
+            .read_line(&mut line)
+            .ok()?;
+        let bound: u128 = line.trim().parse().ok()?;
+        Some(since_ns(bound, self.noticed_at))
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One socket of a replayed server test.
+enum BareSocket {
+    Tcp(std::net::TcpStream),
+    Udp(std::net::UdpSocket),
+}
+
+/// The grader's transcript of one channel, as the bytes it sent and
+/// received, in order.
+struct Script {
+    events: Vec<(String, TranscriptEvent)>,
+}
+
+impl Script {
+    fn of(result: &TestResult) -> Script {
+        Script {
+            events: result
+                .transcript
+                .iter()
+                .filter(|entry| !matches!(entry.event, TranscriptEvent::Note(_)))
+                .map(|entry| (entry.channel.clone(), entry.event.clone()))
+                .collect(),
+        }
+    }
+
+    /// Takes the consecutive events of `channel` of one kind (sent or
+    /// received) at its front; empty when its next event is of the other kind.
+    fn take(&mut self, channel: &str, sent: bool) -> Vec<Vec<u8>> {
+        let mut taken = Vec::new();
+        while let Some(at) = self.events.iter().position(|(name, _)| name == channel) {
+            match (&self.events[at].1, sent) {
+                (TranscriptEvent::Sent(bytes), true)
+                | (TranscriptEvent::Received(bytes), false) => {
+                    taken.push(bytes.clone());
+                    self.events.remove(at);
+                }
+                _ => break,
+            }
+        }
+        taken
+    }
+}
+
+/// Runs the grader's tests again with a bare harness: the same server
+/// starts (a fresh server whenever the last one ended) and the same
+/// exchanges, the bytes taken from the grader's transcripts, the lab's
+/// pauses and silences kept; a reply the grader never got is waited for
+/// until the server ends or its window passes. Returns each test's time.
+fn bare_replay(
+    subject: &Subject,
+    lab: &Lab,
+    results: &[TestResult],
+) -> Result<Vec<Duration>, String> {
+    let _lock = subject
+        .fixed_port
+        .map(|port| cell::PortLock::acquire(port).map_err(|err| err.to_string()))
+        .transpose()?;
+    let mut server: Option<BareServer> = None;
+    let mut times = Vec::new();
+    for (case, result) in lab.tests.iter().zip(results) {
+        if matches!(result.outcome, grader::outcome::Outcome::Skipped { .. }) {
+            times.push(Duration::ZERO);
+            continue;
+        }
+        let started = Instant::now();
+        let window = Duration::from_millis(case.timeout_ms.unwrap_or(2000));
+        match case.part {
+            lab::Part::Server => {
+                let Some(command) = &subject.server else {
+                    return Err("no server command".into());
+                };
+                if !server.as_mut().is_some_and(BareServer::alive) {
+                    if let Some(old) = server.take() {
+                        old.stop();
+                    }
+                    let port = subject
+                        .fixed_port
+                        .map_or_else(|| cell::free_port().map_err(|err| err.to_string()), Ok)?;
+                    let argv = command(port);
+                    let mut fresh = BareServer::start(&argv, &subject.cwd, lab.transport, port)?;
+                    fresh.started = Duration::ZERO;
+                    server = Some(fresh);
+                }
+                let port = server_port(subject, &server)?;
+                replay_server_test(
+                    case,
+                    result,
+                    port,
+                    server.as_mut().expect("started"),
+                    window,
+                )?;
+            }
+            lab::Part::Client => {
+                let Some(command) = &subject.client else {
+                    return Err("no client command".into());
+                };
+                replay_client_test(
+                    case,
+                    result,
+                    lab.transport,
+                    command.as_ref(),
+                    &subject.cwd,
+                    window,
+                )?;
+            }
+        }
+        times.push(started.elapsed());
+    }
+    if let Some(server) = server {
+        server.stop();
+    }
+    Ok(times)
+}
+
+/// The port the bare server listens on (the fixed one, or the one it was
+/// given, read back from its command line).
+fn server_port(subject: &Subject, server: &Option<BareServer>) -> Result<u16, String> {
+    if let Some(port) = subject.fixed_port {
+        return Ok(port);
+    }
+    let pid = server.as_ref().ok_or("no server")?.child.id() as i32;
+    let view = cell::procfs::SocketView::own_namespace();
+    view.listeners_owned(pid)
+        .first()
+        .map(|listener| listener.port)
+        .ok_or_else(|| "the server listens nowhere".into())
+}
+
+fn replay_server_test(
+    case: &TestCase,
+    result: &TestResult,
+    port: u16,
+    server: &mut BareServer,
+    window: Duration,
+) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut script = Script::of(result);
+    let mut sockets: std::collections::HashMap<String, BareSocket> = Default::default();
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for step in &case.steps {
+        match step {
+            Step::Open { socket, transport } => {
+                let opened = match transport {
+                    Transport::Tcp => std::net::TcpStream::connect(target).map(BareSocket::Tcp),
+                    Transport::Udp => std::net::UdpSocket::bind("127.0.0.1:0").map(BareSocket::Udp),
+                };
+                match opened {
+                    Ok(opened) => {
+                        sockets.insert(socket.clone(), opened);
+                    }
+                    // The grader met a server that refused: so does this.
+                    Err(_) => return Ok(()),
+                }
+            }
+            Step::Send(send) => {
+                for (index, bytes) in script.take(&send.socket, true).into_iter().enumerate() {
+                    if index > 0 {
+                        std::thread::sleep(Duration::from_millis(send.pause_ms));
+                    }
+                    let _ = match sockets.get_mut(&send.socket) {
+                        Some(BareSocket::Tcp(stream)) => stream.write_all(&bytes),
+                        Some(BareSocket::Udp(udp)) => udp.send_to(&bytes, target).map(drop),
+                        None => Ok(()),
+                    };
+                }
+            }
+            Step::ShutdownWrite { socket } => {
+                if let Some(BareSocket::Tcp(stream)) = sockets.get(socket) {
+                    let _ = stream.shutdown(std::net::Shutdown::Write);
+                }
+            }
+            Step::Reset { socket } => {
+                if let Some(BareSocket::Tcp(stream)) = sockets.remove(socket) {
+                    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+                }
+            }
+            Step::Close { socket } => {
+                sockets.remove(socket);
+            }
+            Step::Expect {
+                socket, within_ms, ..
+            } => {
+                let wanted = script.take(socket, false);
+                let limit = within_ms.map_or(window, Duration::from_millis);
+                let until = Instant::now() + limit;
+                match sockets.get_mut(socket) {
+                    Some(BareSocket::Tcp(stream)) => {
+                        let mut left: usize = wanted.iter().map(Vec::len).sum();
+                        let mut buffer = [0u8; 65536];
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(1)));
+                        while (left > 0 || wanted.is_empty()) && Instant::now() < until {
+                            match stream.read(&mut buffer) {
+                                Ok(0) => break,
+                                Ok(got) => left = left.saturating_sub(got),
+                                Err(_) if !server.alive() && wanted.is_empty() => break,
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                    Some(BareSocket::Udp(udp)) => {
+                        let _ = udp.set_read_timeout(Some(Duration::from_millis(1)));
+                        let mut buffer = [0u8; 65536];
+                        let mut left = wanted.len();
+                        while (left > 0 || wanted.is_empty()) && Instant::now() < until {
+                            match udp.recv_from(&mut buffer) {
+                                Ok(_) => left = left.saturating_sub(1),
+                                // The physical limit of a reply that never
+                                // comes from a dead server: its death.
+                                Err(_) if !server.alive() => break,
+                                Err(_) => {}
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            Step::ExpectSilence { ms, .. } | Step::Pause { ms } => {
+                std::thread::sleep(Duration::from_millis(*ms));
+            }
+            Step::ExpectClosed { socket } => {
+                if let Some(BareSocket::Tcp(stream)) = sockets.get_mut(socket) {
+                    let _ = stream.set_read_timeout(Some(window));
+                    let mut buffer = [0u8; 4096];
+                    while matches!(stream.read(&mut buffer), Ok(got) if got > 0) {}
+                }
+            }
+            Step::Serve { .. }
+            | Step::RunClient { .. }
+            | Step::ExpectOutput { .. }
+            | Step::ExpectSent(_)
+            | Step::ExpectExit { .. }
+            | Step::ExpectNoCrash => return Err("a client step in a server test".into()),
+        }
+    }
+    Ok(())
+}
+
+/// A client test: a bare peer where the grader's was (answering with the
+/// bytes the grader's peer sent), the client started with the same input,
+/// waited for until it ends.
+fn replay_client_test(
+    case: &TestCase,
+    result: &TestResult,
+    transport: Transport,
+    command: &dyn Fn(u16) -> Vec<String>,
+    cwd: &Path,
+    window: Duration,
+) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut behaviour = PeerBehaviour::Reference;
+    let mut stdin = Vec::new();
+    for step in &case.steps {
+        match step {
+            Step::Serve {
+                behaviour: chosen, ..
+            } => behaviour = *chosen,
+            Step::RunClient { stdin: input } => stdin = input.clone(),
+            _ => {}
+        }
+    }
+    let mut script = Script::of(result);
+    let channel = result
+        .transcript
+        .iter()
+        .find(|entry| !matches!(entry.event, TranscriptEvent::Note(_)))
+        .map(|entry| entry.channel.clone())
+        .unwrap_or_default();
+    let mut turns: Vec<(bool, Vec<Vec<u8>>)> = Vec::new();
+    loop {
+        let received = script.take(&channel, false);
+        let sent = script.take(&channel, true);
+        if received.is_empty() && sent.is_empty() {
+            break;
+        }
+        turns.push((false, received));
+        turns.push((true, sent));
+    }
+    let late = match behaviour {
+        PeerBehaviour::Late(ms) => Duration::from_millis(ms),
+        _ => Duration::ZERO,
+    };
+    let (port, peer) = match (transport, &behaviour) {
+        (_, PeerBehaviour::Absent) => (cell::free_port().map_err(|err| err.to_string())?, None),
+        (Transport::Tcp, _) => {
+            let listener =
+                std::net::TcpListener::bind("127.0.0.1:0").map_err(|err| err.to_string())?;
+            let port = listener.local_addr().map_err(|err| err.to_string())?.port();
+            let peer = std::thread::spawn(move || {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    return;
+                };
+                let _ = stream.set_read_timeout(Some(window));
+                let mut buffer = [0u8; 65536];
+                for (sending, chunks) in turns {
+                    if sending {
+                        std::thread::sleep(late);
+                        for chunk in chunks {
+                            let _ = stream.write_all(&chunk);
+                        }
+                    } else {
+                        let mut left: usize = chunks.iter().map(Vec::len).sum();
+                        while left > 0 {
+                            match stream.read(&mut buffer) {
+                                Ok(0) | Err(_) => return,
+                                Ok(got) => left = left.saturating_sub(got),
+                            }
+                        }
+                    }
+                }
+                // Done answering, as the grader's peer is: a client that
+                // reads until the server closes sees it close.
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                while matches!(stream.read(&mut buffer), Ok(got) if got > 0) {}
+            });
+            (port, Some(peer))
+        }
+        (Transport::Udp, _) => {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|err| err.to_string())?;
+            let port = socket.local_addr().map_err(|err| err.to_string())?.port();
+            let _ = socket.set_read_timeout(Some(window));
+            let peer = std::thread::spawn(move || {
+                let mut buffer = [0u8; 65536];
+                let mut from = None;
+                for (sending, chunks) in turns {
+                    for chunk in chunks {
+                        if sending {
+                            std::thread::sleep(late);
+                            if let Some(to) = from {
+                                let _ = socket.send_to(&chunk, to);
+                            }
+                        } else {
+                            match socket.recv_from(&mut buffer) {
+                                Ok((_, sender)) => from = Some(sender),
+                                Err(_) => return,
+                            }
+                        }
+                    }
+                }
+            });
+            (port, Some(peer))
+        }
+    };
+    let argv = command(port);
+    let mut child = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|err| format!("spawning {}: {err}", argv[0]))?;
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(&stdin);
+    }
+    let until = Instant::now() + window;
+    // The client's exit is waited for in a blocking wait: the physical limit.
+    let waiter = std::thread::spawn(move || {
+        let status = child.wait();
+        (child, status)
+    });
+    while !waiter.is_finished() && Instant::now() < until {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    if !waiter.is_finished() {
+        return Err("the client did not end in its window".into());
+    }
+    let _ = waiter.join();
+    if let Some(peer) = peer {
+        let _ = peer.join();
+    }
+    Ok(())
 }
 
 /// The time a test spends waiting on purpose: pauses, silences it listens
@@ -465,7 +1023,9 @@ fn scripted_wait(case: &TestCase, result: &TestResult) -> Duration {
     waited
 }
 
-/// The class at several job counts, then twice the class at the most jobs.
+/// The class at several job counts, then larger classes at the most jobs;
+/// then every lab's reference as a class of its own at each job count,
+/// against the bare harness's time for one submission.
 fn class_figures(
     grader_binary: &Path,
     isolation: IsolationRequest,
@@ -476,26 +1036,29 @@ fn class_figures(
     let scratch = tempfile::tempdir().expect("a scratch directory");
     let class = scratch.path().join("class");
     let kinds = make_class(&class, grader_binary, per_kind, 0);
+    let waits = scripted_share(&lab, &class, grader_binary, isolation);
     println!(
         "a class of {} {CLASS_LAB} submissions: {kinds}",
         3 * per_kind
     );
+    println!("  scripted waits (pauses, silences, late replies): {waits:.0}% of its test time");
     println!(
-        "  {:>5} {:>9} {:>14} {:>9} {:>12}",
-        "jobs", "wall", "submissions/s", "speed-up", "peak memory"
+        "  {:>5} {:>9} {:>14} {:>9} {:>14} {:>16}",
+        "jobs", "wall", "submissions/s", "speed-up", "grader VmHWM", "process tree peak"
     );
     let mut first_rate = None;
     for &jobs in job_counts {
-        let (elapsed, count, peak) = grade_class(&lab, &class, grader_binary, isolation, jobs);
-        let rate = count as f64 / elapsed.as_secs_f64();
+        let run = grade_class(&lab, &class, grader_binary, isolation, jobs);
+        let rate = run.count as f64 / run.elapsed.as_secs_f64();
         let base = *first_rate.get_or_insert(rate);
         println!(
-            "  {:>5} {:>8.1}s {:>14.1} {:>8.2}x {:>12}",
+            "  {:>5} {:>8.1}s {:>14.1} {:>8.2}x {:>14} {:>16}",
             jobs,
-            elapsed.as_secs_f64(),
+            run.elapsed.as_secs_f64(),
             rate,
             rate / base,
-            peak
+            run.peak,
+            mib(run.tree_peak)
         );
     }
     // Larger classes at the most jobs: memory must not grow with the class.
@@ -504,21 +1067,113 @@ fn class_figures(
     for times in [2, 4] {
         make_class(&class, grader_binary, per_kind * times - made, made);
         made = per_kind * times;
-        let (elapsed, count, peak) = grade_class(&lab, &class, grader_binary, isolation, most);
+        let run = grade_class(&lab, &class, grader_binary, isolation, most);
         println!(
-            "  {:>5} {:>8.1}s {:>14.1} {:>9} {:>12}  <- {count} submissions ({times} times the class)",
+            "  {:>5} {:>8.1}s {:>14.1} {:>9} {:>14} {:>16}  <- {} submissions ({times} times the class)",
             most,
-            elapsed.as_secs_f64(),
-            count as f64 / elapsed.as_secs_f64(),
+            run.elapsed.as_secs_f64(),
+            run.count as f64 / run.elapsed.as_secs_f64(),
             "",
-            peak
+            run.peak,
+            mib(run.tree_peak),
+            run.count
         );
     }
     println!(
-        "  speed-up is against {} job{}; peak memory is the grader's VmHWM for that run",
+        "  speed-up is against {} job{}; the tree peak sums the resident memory of the grader and every process below it (keepers, programs), sampled every 10 ms",
         job_counts[0],
         if job_counts[0] == 1 { "" } else { "s" }
     );
+    println!();
+
+    let copies = per_kind.max(2);
+    println!(
+        "every lab's reference as a class of {copies} (socklab.toml), per submission, and its ratio to the limit (the bare harness's time for one grading, divided by min(jobs, cores))"
+    );
+    let mut header = format!("  {:<14} {:>10}", "lab", "bare");
+    for jobs in job_counts {
+        header.push_str(&format!(" {:>19}", format!("jobs {jobs}")));
+    }
+    println!("{header}");
+    let cores = batch::default_jobs();
+    for subject in subjects(grader_binary) {
+        if !matches!(subject.source, Source::Reference) {
+            continue;
+        }
+        let lab = builtin(subject.lab);
+        let options = GradeOptions {
+            seed: 0,
+            isolation,
+            grader_binary: Some(grader_binary.to_path_buf()),
+            limits: Default::default(),
+            overrides: Overrides::default(),
+            cell_label: Some("bench".into()),
+        };
+        let result = runner::grade(&lab, &Source::Reference, &options).expect("grading runs");
+        let Ok(bare) = bare_replay(&subject, &lab, &result.tests) else {
+            continue;
+        };
+        let bare: Duration = bare.iter().sum();
+        let dir = scratch.path().join(format!("lab-{}", subject.lab));
+        for index in 0..copies {
+            let submission = dir.join(format!("ref-{index:03}"));
+            std::fs::create_dir_all(&submission).expect("a submission");
+            std::fs::write(
+                submission.join("socklab.toml"),
+                manifest(grader_binary, subject.lab),
+            )
+            .expect("socklab.toml");
+        }
+        let mut line = format!("  {:<14} {:>10}", subject.lab, ms(bare));
+        for &jobs in job_counts {
+            let run = grade_class(&lab, &dir, grader_binary, isolation, jobs);
+            let each = run.elapsed / run.count.max(1) as u32;
+            let limit = bare / jobs.min(cores).max(1) as u32;
+            line.push_str(&format!(
+                " {:>11} {:>6.2}x",
+                ms(each),
+                each.as_secs_f64() / limit.as_secs_f64().max(1e-9)
+            ));
+        }
+        println!("{line}");
+    }
+    println!();
+}
+
+/// The share of a class's test time that its labs script as waits, from
+/// one grading of one submission of each kind.
+fn scripted_share(
+    lab: &Lab,
+    class: &Path,
+    grader_binary: &Path,
+    isolation: IsolationRequest,
+) -> f64 {
+    let options = GradeOptions {
+        seed: 0,
+        isolation,
+        grader_binary: Some(grader_binary.to_path_buf()),
+        limits: Default::default(),
+        overrides: Overrides::default(),
+        cell_label: Some("bench".into()),
+    };
+    let (mut waits, mut total) = (Duration::ZERO, Duration::ZERO);
+    for kind in ["rust-0000", "textbook-0000", "buggy-0000"] {
+        let source = Source::Directory(class.join(kind));
+        let result = runner::grade(lab, &source, &options).expect("grading runs");
+        for (case, test) in lab.tests.iter().zip(&result.tests) {
+            waits += scripted_wait(case, test).min(test.duration);
+            total += test.duration;
+        }
+    }
+    100.0 * waits.as_secs_f64() / total.as_secs_f64().max(1e-9)
+}
+
+fn manifest(grader_binary: &Path, lab: &str) -> String {
+    let grader = grader_binary.display();
+    format!(
+        "[server]\ncommand = \"'{grader}' {REFERENCE_ARG} server {lab} --port {{port}}\"\n\
+         [client]\ncommand = \"'{grader}' {REFERENCE_ARG} client {lab} --host {{host}} --port {{port}}\"\n"
+    )
 }
 
 /// Adds `per_kind` submissions of each kind to `class`, numbered from
@@ -527,17 +1182,15 @@ fn make_class(class: &Path, grader_binary: &Path, per_kind: usize, first: usize)
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/submissions")
         .join(CLASS_LAB);
+    // Bugs that fail at once (a wrong reply, a wrong print, a failing
+    // exit), so the class's time is the grader's, not timeouts it sits out.
     const BUGGY: [&str; 4] = [
-        "client-wrong-port",
-        "client-sends-newline",
+        "echo",
+        "ascii-only-upper",
         "client-prints-sent",
         "client-exits-nonzero",
     ];
-    let grader = grader_binary.display();
-    let manifest = format!(
-        "[server]\ncommand = \"'{grader}' {REFERENCE_ARG} server {CLASS_LAB} --port {{port}}\"\n\
-         [client]\ncommand = \"'{grader}' {REFERENCE_ARG} client {CLASS_LAB} --host {{host}} --port {{port}}\"\n"
-    );
+    let manifest = manifest(grader_binary, CLASS_LAB);
     for index in first..first + per_kind {
         let rust = class.join(format!("rust-{index:04}"));
         std::fs::create_dir_all(&rust).expect("creating a submission");
@@ -552,19 +1205,28 @@ fn make_class(class: &Path, grader_binary: &Path, per_kind: usize, first: usize)
         );
     }
     format!(
-        "the Rust reference (socklab.toml), the textbook's Python, and buggy clients ({})",
+        "the Rust reference (socklab.toml), the textbook's Python, and buggy ones ({})",
         BUGGY.join(", ")
     )
 }
 
-/// Grades the class once; returns the time, the count, and the peak memory.
+struct ClassRun {
+    elapsed: Duration,
+    count: usize,
+    /// The grader's VmHWM.
+    peak: String,
+    /// The most the whole process tree held at once, in KiB.
+    tree_peak: u64,
+}
+
+/// Grades the class once, sampling the process tree's memory meanwhile.
 fn grade_class(
     lab: &Lab,
     class: &Path,
     grader_binary: &Path,
     isolation: IsolationRequest,
     jobs: usize,
-) -> (Duration, usize, String) {
+) -> ClassRun {
     reset_peak_memory();
     let options = BatchOptions {
         directory: class.to_path_buf(),
@@ -582,16 +1244,54 @@ fn grade_class(
             cell_label: Some("bench".into()),
         },
     };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(tree_rss_kb());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            most
+        })
+    };
     let started = Instant::now();
-    let done = batch::run(lab, &options, &Interrupt::new(), &mut |_| {}).expect("the batch runs");
+    let finished =
+        batch::run(lab, &options, &Interrupt::new(), &mut |_| {}).expect("the batch runs");
     let elapsed = started.elapsed();
-    let summary = &done.gradebook.summary;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let tree_peak = sampler.join().unwrap_or(0);
+    let summary = &finished.gradebook.summary;
     assert_eq!(
         summary.errors, 0,
         "grader errors in the class: {:?}",
         summary.could_not_run
     );
-    (elapsed, summary.submissions, peak_memory())
+    ClassRun {
+        elapsed,
+        count: summary.submissions,
+        peak: peak_memory(),
+        tree_peak,
+    }
+}
+
+/// Resident memory of this process and every process below it, in KiB.
+fn tree_rss_kb() -> u64 {
+    cell::procfs::descendants(std::process::id() as i32)
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/status")).ok())
+        .filter_map(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmRSS:"))
+                .and_then(|value| value.trim().strip_suffix("kB"))
+                .and_then(|kb| kb.trim().parse::<u64>().ok())
+        })
+        .sum()
+}
+
+fn mib(kb: u64) -> String {
+    format!("{:.1} MiB", kb as f64 / 1024.0)
 }
 
 /// Resets VmHWM to the current RSS, where the kernel allows it.
@@ -636,6 +1336,13 @@ fn median(values: &[Duration]) -> Duration {
     let mut sorted = values.to_vec();
     sorted.sort();
     sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+fn percentile(values: &[Duration], percent: usize) -> Duration {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    let at = (sorted.len() * percent / 100).min(sorted.len().saturating_sub(1));
+    sorted.get(at).copied().unwrap_or_default()
 }
 
 fn max(values: &[Duration]) -> Duration {
