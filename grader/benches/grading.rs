@@ -31,7 +31,8 @@
 //! per class), `SOCKLAB_BENCH_JOBS` the job counts (default `1,2,4`),
 //! `SOCKLAB_BENCH_ISOLATION` `auto`, `namespace` or `process`,
 //! `SOCKLAB_BENCH_REPORT` the results in the HTML report (default 500),
-//! `SOCKLAB_BENCH_ONLY=report` for the HTML figures alone.
+//! `SOCKLAB_BENCH_ONLY=report` for the HTML figures alone, `side` for
+//! readiness and the side-by-side figures alone.
 //!
 //! It runs in-process, as `grader batch` does, so the figures are the grader
 //! library's own; VmHWM is the grader process's alone, the tree peak adds
@@ -97,6 +98,13 @@ fn main() {
     );
     println!();
 
+    // SOCKLAB_BENCH_ONLY=side: readiness and the grader against the bare
+    // harness alone.
+    if std::env::var("SOCKLAB_BENCH_ONLY").as_deref() == Ok("side") {
+        readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 30 });
+        side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
+        return;
+    }
     // SOCKLAB_BENCH_ONLY=report measures the HTML reports alone.
     if std::env::var("SOCKLAB_BENCH_ONLY").as_deref() == Ok("report") {
         report_figures(
@@ -417,23 +425,35 @@ fn subjects(grader_binary: &Path) -> Vec<Subject> {
         .collect();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/submissions");
     let python = grader::submission::python3().display().to_string();
+    let copies = std::env::temp_dir().join(format!("socklab-bench-{}", std::process::id()));
     for (lab, server) in [
         ("udp-uppercase", "UDPServer.py"),
         ("tcp-uppercase", "TCPServer.py"),
     ] {
         let dir = fixtures.join(lab).join("textbook");
+        let text = std::fs::read_to_string(dir.join(server)).expect("the textbook server");
         let python = python.clone();
+        let copies = copies.clone();
         subjects.push(Subject {
             lab,
             label: format!("{lab} {server}"),
             source: Source::Directory(dir.clone()),
-            server: Some(Box::new(move |_| {
-                vec![python.clone(), "-u".into(), server.into()]
+            // The bare harness runs the same program on a free port: a copy
+            // whose only change is the port line, so no other program on
+            // this machine's port 12000 gets in the way.
+            server: Some(Box::new(move |port| {
+                std::fs::create_dir_all(&copies).expect("a directory for the copies");
+                let copy = copies.join(format!("{port}-{server}"));
+                let changed = text.replace("serverPort = 12000", &format!("serverPort = {port}"));
+                std::fs::write(&copy, changed).expect("a copy of the textbook server");
+                vec![python.clone(), "-u".into(), copy.display().to_string()]
             })),
-            // The textbook client's tests are measured with the reference's.
+            // The textbook client hard-codes its server's port: its tests
+            // are left out of both sides (the reference's client tests
+            // measure client tests).
             client: None,
             cwd: dir,
-            fixed_port: Some(builtin(lab).port),
+            fixed_port: None,
         });
     }
     subjects
@@ -484,16 +504,20 @@ fn side_by_side_figures(grader_binary: &Path, isolation: IsolationRequest, runs:
                 .sum();
             match bare_replay(&subject, &lab, &result.tests) {
                 Ok(times) => {
-                    let graded: Duration = result
-                        .tests
-                        .iter()
-                        .zip(&times)
-                        .map(|(test, _)| test.duration)
-                        .sum();
-                    gradings.push(graded);
-                    bares.push(times.iter().sum());
-                    for (index, (test, bare)) in result.tests.iter().zip(&times).enumerate() {
-                        per_test[index].push(test.duration.saturating_sub(*bare));
+                    let replayed = || {
+                        result
+                            .tests
+                            .iter()
+                            .zip(&times)
+                            .filter_map(|(test, bare)| bare.map(|bare| (test.duration, bare)))
+                    };
+                    gradings.push(replayed().map(|(graded, _)| graded).sum());
+                    bares.push(replayed().map(|(_, bare)| bare).sum());
+                    for (index, bare) in times.iter().enumerate() {
+                        if let Some(bare) = bare {
+                            per_test[index]
+                                .push(result.tests[index].duration.saturating_sub(*bare));
+                        }
                     }
                 }
                 Err(err) => {
@@ -509,12 +533,16 @@ fn side_by_side_figures(grader_binary: &Path, isolation: IsolationRequest, runs:
             );
             continue;
         }
-        let medians: Vec<Duration> = per_test.iter().map(|times| median(times)).collect();
+        let medians: Vec<Duration> = per_test
+            .iter()
+            .filter(|times| !times.is_empty())
+            .map(|times| median(times))
+            .collect();
         let (grading, bare) = (median(&gradings), median(&bares));
         println!(
             "  {:<30} {:>5} {:>11} {:>11} {:>6.2}x {:>12} {:>14}",
             subject.label,
-            lab.tests.len(),
+            medians.len(),
             ms(grading),
             ms(bare),
             grading.as_secs_f64() / bare.as_secs_f64().max(1e-9),
@@ -654,12 +682,13 @@ impl Script {
 /// starts (a fresh server whenever the last one ended) and the same
 /// exchanges, the bytes taken from the grader's transcripts, the lab's
 /// pauses and silences kept; a reply the grader never got is waited for
-/// until the server ends or its window passes. Returns each test's time.
+/// until the server ends or its window passes. Returns each test's time;
+/// `None` for a test it has no program for (the textbook client).
 fn bare_replay(
     subject: &Subject,
     lab: &Lab,
     results: &[TestResult],
-) -> Result<Vec<Duration>, String> {
+) -> Result<Vec<Option<Duration>>, String> {
     let _lock = subject
         .fixed_port
         .map(|port| cell::PortLock::acquire(port).map_err(|err| err.to_string()))
@@ -668,7 +697,7 @@ fn bare_replay(
     let mut times = Vec::new();
     for (case, result) in lab.tests.iter().zip(results) {
         if matches!(result.outcome, grader::outcome::Outcome::Skipped { .. }) {
-            times.push(Duration::ZERO);
+            times.push(Some(Duration::ZERO));
             continue;
         }
         let started = Instant::now();
@@ -701,7 +730,8 @@ fn bare_replay(
             }
             lab::Part::Client => {
                 let Some(command) = &subject.client else {
-                    return Err("no client command".into());
+                    times.push(None);
+                    continue;
                 };
                 replay_client_test(
                     case,
@@ -713,7 +743,7 @@ fn bare_replay(
                 )?;
             }
         }
-        times.push(started.elapsed());
+        times.push(Some(started.elapsed()));
     }
     if let Some(server) = server {
         server.stop();
@@ -1113,7 +1143,7 @@ fn class_figures(
         let Ok(bare) = bare_replay(&subject, &lab, &result.tests) else {
             continue;
         };
-        let bare: Duration = bare.iter().sum();
+        let bare: Duration = bare.iter().flatten().sum();
         let dir = scratch.path().join(format!("lab-{}", subject.lab));
         for index in 0..copies {
             let submission = dir.join(format!("ref-{index:03}"));
