@@ -51,6 +51,9 @@ pub(super) enum Request {
     DiagSocket { id: u64 },
     /// Send SIGTERM (`kill: false`) or SIGKILL to every process of the cell.
     SignalAll { kill: bool },
+    /// Make every IPv4 address and name the cell's (see `network`), for
+    /// the programs started afterwards.
+    OpenNetwork { id: u64 },
 }
 
 /// How the keeper confines a program it starts.
@@ -82,6 +85,10 @@ pub(super) enum Reply {
     Failed {
         id: u64,
         error: String,
+    },
+    NetworkOpened {
+        id: u64,
+        opened: super::network::Opened,
     },
     Exited {
         pid: i32,
@@ -324,6 +331,10 @@ fn handle(
                 },
                 &[],
             ),
+        },
+        Request::OpenNetwork { id } => match super::network::open_in_keeper() {
+            Ok(opened) => send(control, &Reply::NetworkOpened { id, opened }, &[]),
+            Err(error) => send(control, &Reply::Failed { id, error }, &[]),
         },
         Request::SignalAll { kill: kill_them } => {
             let _ = kill(init_pid, if kill_them { KILL_ALL } else { TERM_ALL });

@@ -11,6 +11,10 @@
 //!   when the cell's init dies every process in it dies with it.
 //! - Tier `process` runs them as ordinary processes in a process group of
 //!   their own, gives them a free port, and sweeps descendants on stop.
+//!
+//! A namespace cell can also take clients that hard-code the handout's hosts
+//! and ports ([`Cell::open_network`], see `network`): every IPv4 address and
+//! every name is the cell's, and every port may be bound.
 
 mod capture;
 mod cgroup;
@@ -20,10 +24,13 @@ pub mod landlock;
 mod limits;
 mod mount;
 mod namespace;
+mod netlink;
+mod network;
 mod port_lock;
 mod process;
 pub mod procfs;
 mod protections;
+mod resolver;
 mod sandbox;
 mod seccomp;
 mod sock_diag;
@@ -31,15 +38,17 @@ mod watch;
 
 pub use capture::{Capture, Captured};
 pub use exit::{ExitReport, ExitWatch};
+pub use network::{CELL_HOSTNAME, Opened as NetworkOpened, Refused as NetworkRefused};
 pub use port_lock::PortLock;
 pub use procfs::{Listener, SocketSource};
 pub use protections::{Guard, Protection};
+pub use resolver::MAX_NAMES;
 pub use sandbox::Sandbox;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -155,6 +164,10 @@ enum Backend {
 }
 
 pub struct Cell {
+    /// The opened network's resolver, stopped before the keeper goes.
+    network: Mutex<Option<network::Network>>,
+    /// Whether a program was started: the network must be opened before.
+    spawned: AtomicBool,
     backend: Backend,
     reason: String,
     marker: String,
@@ -228,6 +241,8 @@ impl Cell {
         };
         Ok(Cell {
             sockets,
+            network: Mutex::new(None),
+            spawned: AtomicBool::new(false),
             backend,
             reason,
             marker,
@@ -495,7 +510,82 @@ impl Cell {
         self.limits.cell_memory_mb.max(self.limits.memory_mb)
     }
 
+    /// Lets the cell's programs hard-code hosts and ports (namespace tier
+    /// only; call it before the first [`Cell::spawn`]). Afterwards:
+    ///
+    /// - every IPv4 address is the cell's: a socket from [`Cell::socket`]
+    ///   bound on `0.0.0.0:PORT` gets what a client sends to any address on
+    ///   PORT (`10.0.0.1:12000`, `203.0.113.5:80`). Which address the client
+    ///   dialled is, for TCP, the accepted socket's `local_addr()`; for UDP,
+    ///   the destination of each datagram (`IP_PKTINFO`) or one socket bound
+    ///   per address, since a more specific bind wins;
+    /// - every port may be bound by anyone in the cell (25, 80, 587);
+    /// - every name resolves to 127.0.0.1 (`localhost`, [`CELL_HOSTNAME`],
+    ///   which is also what `gethostname()` says, `smtp.gmail.com`, a lab
+    ///   machine's name), IPv4 only; the names asked are
+    ///   [`Cell::names_asked`]. UDP port 53 is the cell's resolver's.
+    ///
+    /// `Err` says, in one sentence a report can show, why not. Opening an
+    /// open network again returns what the first opening gave.
+    pub fn open_network(&self) -> Result<NetworkOpened, NetworkRefused> {
+        let keeper = match &self.backend {
+            Backend::Process => {
+                return Err(NetworkRefused::ProcessTier {
+                    reason: self.reason.clone(),
+                });
+            }
+            Backend::Namespace(keeper) => keeper,
+        };
+        let mut network = self.network.lock().expect("cell network");
+        if let Some(open) = network.as_ref() {
+            return Ok(open.opened.clone());
+        }
+        if self.spawned.load(Ordering::SeqCst) {
+            return Err(NetworkRefused::AfterSpawn);
+        }
+        let mut opened = keeper
+            .open_network()
+            .map_err(|err| NetworkRefused::Kernel {
+                error: err.to_string(),
+            })?;
+        let resolver = keeper
+            .socket(Transport::Udp)
+            .and_then(|socket| {
+                // Every address of the cell, so a client that kept the host's
+                // nameserver line (resolver files refused) reaches it too.
+                socket.bind(
+                    &std::net::SocketAddr::from((Ipv4Addr::UNSPECIFIED, resolver::PORT)).into(),
+                )?;
+                resolver::Resolver::start(socket)
+            })
+            .map_err(|err| {
+                opened.notes.push(format!(
+                    "names do not resolve in the cell: its resolver could not bind UDP port 53 ({err})"
+                ))
+            })
+            .ok();
+        *network = Some(network::Network {
+            opened: opened.clone(),
+            resolver,
+        });
+        Ok(opened)
+    }
+
+    /// The names the cell's programs looked up, in the order first asked,
+    /// each once, lower case, at most [`MAX_NAMES`]; empty unless the
+    /// network was opened.
+    pub fn names_asked(&self) -> Vec<String> {
+        self.network
+            .lock()
+            .expect("cell network")
+            .as_ref()
+            .and_then(|network| network.resolver.as_ref())
+            .map(resolver::Resolver::names)
+            .unwrap_or_default()
+    }
+
     pub fn spawn(&self, spec: &SpawnSpec) -> std::io::Result<CellProcess> {
+        self.spawned.store(true, Ordering::SeqCst);
         let mut spec = spec.clone();
         spec.env
             .push((CELL_MARKER_VAR.to_string(), self.marker.clone()));
@@ -609,8 +699,26 @@ impl Cell {
     pub fn listeners(&self, main: &CellProcess) -> Vec<Listener> {
         match &self.backend {
             Backend::Process => self.sockets.listeners_owned(main.pid),
-            Backend::Namespace(_) => self.sockets.listeners(None),
+            Backend::Namespace(_) => {
+                let mut found = self.sockets.listeners(None);
+                // The cell's resolver is the grader's, not a program's.
+                if self.resolves_names() {
+                    found.retain(|listener| {
+                        (listener.transport, listener.port) != (Transport::Udp, resolver::PORT)
+                    });
+                }
+                found
+            }
         }
+    }
+
+    /// Whether the cell's resolver holds UDP port 53 of the cell.
+    fn resolves_names(&self) -> bool {
+        self.network
+            .lock()
+            .expect("cell network")
+            .as_ref()
+            .is_some_and(|network| network.resolver.is_some())
     }
 
     /// The port among `ports` on which the cell's programs listen over
@@ -623,6 +731,14 @@ impl Cell {
     ) -> Option<u16> {
         match &self.backend {
             Backend::Process => self.sockets.listening_on_owned(main.pid, transport, ports),
+            Backend::Namespace(_) if transport == Transport::Udp && self.resolves_names() => {
+                let ports: Vec<u16> = ports
+                    .iter()
+                    .copied()
+                    .filter(|&port| port != resolver::PORT)
+                    .collect();
+                self.sockets.listening_on(transport, &ports)
+            }
             Backend::Namespace(_) => self.sockets.listening_on(transport, ports),
         }
     }

@@ -301,7 +301,7 @@ fn under(root: &Path, path: &Path) -> PathBuf {
 
 /// A read-only bind of `source` (a directory or a file) at `at`, with its
 /// submounts, none of which may be written, run set-user-ID or hold devices.
-fn bind_read_only(source: &Path, at: &Path) -> std::io::Result<()> {
+pub(super) fn bind_read_only(source: &Path, at: &Path) -> std::io::Result<()> {
     let is_dir = std::fs::metadata(source)?.is_dir();
     make_parents(at)?;
     if is_dir {
@@ -354,7 +354,7 @@ fn set_attributes(at: &Path, attributes: u64, recursive: bool) -> std::io::Resul
     check(result as libc::c_int)
 }
 
-fn unshare_mounts() -> std::io::Result<()> {
+pub(super) fn unshare_mounts() -> std::io::Result<()> {
     // SAFETY: plain system calls.
     check(unsafe { libc::unshare(libc::CLONE_NEWNS) }).map_err(|err| step("unshare", err))?;
     // Nothing mounted here reaches the host, nor the other way round.
@@ -392,7 +392,7 @@ fn mount(
     })
 }
 
-fn mount_tmpfs(at: &Path, options: &str, flags: libc::c_ulong) -> std::io::Result<()> {
+pub(super) fn mount_tmpfs(at: &Path, options: &str, flags: libc::c_ulong) -> std::io::Result<()> {
     mount(Some("tmpfs"), at, Some("tmpfs"), flags, Some(options))
 }
 
@@ -402,7 +402,7 @@ fn bind(source: &Path, at: &Path, recursive: bool) -> std::io::Result<()> {
     mount(Some(&source), at, None, flags, None)
 }
 
-fn detach(at: &Path) -> std::io::Result<()> {
+pub(super) fn detach(at: &Path) -> std::io::Result<()> {
     let path = c_path(at)?;
     // SAFETY: a valid path.
     check(unsafe { libc::umount2(path.as_ptr(), libc::MNT_DETACH) })

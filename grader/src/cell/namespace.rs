@@ -144,9 +144,10 @@ impl Keeper {
         fds: &[OwnedFd],
     ) -> std::io::Result<(Reply, Vec<OwnedFd>)> {
         let id = match request {
-            Request::Spawn { id, .. } | Request::Socket { id, .. } | Request::DiagSocket { id } => {
-                *id
-            }
+            Request::Spawn { id, .. }
+            | Request::Socket { id, .. }
+            | Request::DiagSocket { id }
+            | Request::OpenNetwork { id } => *id,
             Request::SignalAll { .. } => unreachable!("signals get no reply"),
         };
         let (tx, rx) = channel();
@@ -256,6 +257,19 @@ impl Keeper {
         }
     }
 
+    /// Opens the cell's network (see `network`); `Err` says what the
+    /// kernel refused.
+    pub fn open_network(&self) -> std::io::Result<super::network::Opened> {
+        let (reply, _) = self.request(&Request::OpenNetwork { id: self.next_id() }, &[])?;
+        match reply {
+            Reply::NetworkOpened { opened, .. } => Ok(opened),
+            Reply::Failed { error, .. } => Err(std::io::Error::other(error)),
+            other => Err(std::io::Error::other(format!(
+                "unexpected keeper reply {other:?}"
+            ))),
+        }
+    }
+
     pub fn signal_all(&self, signal: Signal) {
         let request = Request::SignalAll {
             kill: signal == Signal::SIGKILL,
@@ -317,7 +331,7 @@ fn read_replies(
                     let _ = waiter.send((Reply::Spawned { id, pid }, fds));
                 }
             }
-            Reply::Socket { id } | Reply::Failed { id, .. } => {
+            Reply::Socket { id } | Reply::Failed { id, .. } | Reply::NetworkOpened { id, .. } => {
                 if let Some(waiter) = pending.lock().expect("keeper table").remove(&id) {
                     let _ = waiter.send((reply, fds));
                 }

@@ -10,6 +10,7 @@ mod batch;
 mod cli;
 mod files;
 mod formats;
+mod hard_coded;
 mod html;
 mod lab_fuzz;
 pub mod labs;
