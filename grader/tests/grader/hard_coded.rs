@@ -25,6 +25,10 @@ const AT_MOST: Duration = Duration::from_secs(60);
 /// A namespace cell as a grading opens one (sandboxed, with its view), its
 /// network opened; `None`, with the reason printed, where the kernel refuses.
 fn open_cell(scratch: &Scratch) -> Option<Cell> {
+    open_cell_with(Some(Sandbox::new(scratch.path())))
+}
+
+fn open_cell_with(sandbox: Option<Sandbox>) -> Option<Cell> {
     if !support::namespaces_available() {
         eprintln!("skipped: this kernel refuses unprivileged namespaces");
         return None;
@@ -34,7 +38,7 @@ fn open_cell(scratch: &Scratch) -> Option<Cell> {
         keeper: Some(support::grader_binary()),
         limits: grader::limits::Limits::default(),
         label: Some("hard-coded".into()),
-        sandbox: Some(Sandbox::new(scratch.path())),
+        sandbox,
     };
     let cell = Cell::open(&options).expect("a namespace cell");
     let started = Instant::now();
@@ -297,6 +301,35 @@ fn a_java_client_resolves_through_inet_address() {
     let stdout = finish(&cell, program);
     assert_eq!(stdout, format!("127.0.0.1\n{CELL_HOSTNAME}/127.0.0.1\n"));
     assert_eq!(cell.names_asked(), ["www.example.com"]);
+}
+
+/// Without a private view (no sandbox, or a kernel that refuses one) the
+/// programs see the keeper's own mount namespace, which holds the
+/// generated resolver files too.
+#[test]
+fn names_resolve_to_the_cell_without_a_private_view() {
+    let scratch = Scratch::create().unwrap();
+    let Some(cell) = open_cell_with(None) else {
+        return;
+    };
+    let Some(python) = which(python()) else {
+        eprintln!("skipped: no python3 on the PATH");
+        return;
+    };
+    let program = spawn(
+        &cell,
+        scratch.path(),
+        &python.to_string_lossy(),
+        &[
+            "-c",
+            "import socket\n\
+             print(socket.gethostname(), socket.gethostbyname(socket.gethostname()))\n\
+             print(socket.gethostbyname('Mail.Example.ORG'))\n",
+        ],
+    );
+    let stdout = finish(&cell, program);
+    assert_eq!(stdout, format!("{CELL_HOSTNAME} 127.0.0.1\n127.0.0.1\n"));
+    assert_eq!(cell.names_asked(), ["mail.example.org"]);
 }
 
 #[test]
