@@ -233,7 +233,11 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             "it defines no tests: add a `[[test]]` table".into(),
         ));
     }
-    let assigned = raw.lab.parts;
+    let assigned_by_file = raw.lab.parts;
+    let assigned = Part::ALL
+        .into_iter()
+        .filter(|&part| tests.iter().any(|test| test.part == part))
+        .collect();
     let lab = Lab {
         name: raw.lab.name,
         title: raw.lab.title,
@@ -249,10 +253,11 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         limits: lab_limits,
         tests,
         left_out: Vec::new(),
+        assigned,
         source: file.to_string(),
         digest: digest(text),
     };
-    match assigned {
+    match assigned_by_file {
         None => Ok(lab),
         Some(parts) => {
             let at = Some(parts.span().start);

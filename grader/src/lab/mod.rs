@@ -43,6 +43,10 @@ pub struct Lab {
     /// `--part`), kept so that results can say what was not graded and
     /// `grader list` can show them; nothing grades them.
     pub left_out: Vec<TestCase>,
+    /// The parts this assignment grades, server first: those with tests,
+    /// less the ones left out. Kept apart from `tests`, which `--test` may
+    /// narrow to one test of one part without changing the assignment.
+    pub assigned: Vec<Part>,
     /// Where the definition was read from, for messages.
     pub source: String,
     /// A digest of what decides a grading (see [`load::digest`]): kept in
@@ -62,10 +66,7 @@ impl Lab {
 
     /// The parts this assignment grades, server first.
     pub fn parts(&self) -> Vec<Part> {
-        Part::ALL
-            .into_iter()
-            .filter(|&part| self.has_part(part))
-            .collect()
+        self.assigned.clone()
     }
 
     /// This lab with only `parts` assigned: the other parts' tests are
@@ -93,6 +94,7 @@ impl Lab {
             .cloned()
             .partition(|test| parts.contains(&test.part));
         restricted.tests = kept;
+        restricted.assigned.retain(|part| parts.contains(part));
         restricted.left_out.extend::<Vec<TestCase>>(dropped);
         let assigned: Vec<&str> = restricted
             .parts()

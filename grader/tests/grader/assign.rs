@@ -642,3 +642,52 @@ fn the_ci_templates_stop_with_a_message_until_they_are_configured() {
         );
     }
 }
+
+/// A lab crate's `cargo test` of a test whose part the lab file leaves out
+/// passes, saying so: the grader grades nothing and exits 0.
+#[test]
+fn a_test_of_a_part_left_out_grades_nothing_and_says_why() {
+    let scratch = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo().join("fixtures/labs/tcp-uppercase.toml")).unwrap();
+    let lab_file = scratch.path().join("server-only.toml");
+    std::fs::write(
+        &lab_file,
+        text.replacen("port = 12000", "port = 12000\nparts = [\"server\"]", 1),
+    )
+    .unwrap();
+    let lab_file = lab_file.to_str().unwrap();
+    let output = grader_in(
+        &repo(),
+        &[
+            "grade",
+            lab_file,
+            "--test",
+            "client-exits",
+            "--fail-under",
+            "100%",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("nothing to grade: Assigned: the server only."),
+        "{stderr}"
+    );
+    let unknown = grader_in(&repo(), &["grade", lab_file, "--test", "no-such-test"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let one = grader_in(
+        &repo(),
+        &[
+            "grade",
+            lab_file,
+            "--test",
+            "one-client",
+            "--format",
+            "json",
+        ],
+    );
+    let result = json_result(&one);
+    assert_eq!(result["tests"].as_array().unwrap().len(), 1, "{result:#}");
+    assert_eq!(result["tests"][0]["id"], "one-client");
+}
