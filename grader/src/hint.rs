@@ -132,6 +132,22 @@ hint_kinds! {
     Unreachable = "unreachable", "tried to reach an address off this machine";
     MissingArguments = "missing_arguments", "reads command-line arguments it was not given";
     ReadPastInput = "read_past_input", "read standard input after it ended (EOFError)";
+
+    // What an HTTP response showed (protocol::http).
+    HttpNoResponse = "http_no_response", "closed the connection without an HTTP response";
+    HttpBlankLineFirst = "http_blank_line_first", "blank line before the status line";
+    HttpLeadingSpace = "http_leading_space", "space before the status line";
+    HttpNoStatusLine = "http_no_status_line", "response without a status line";
+    HttpLfWithoutCr = "http_lf_without_cr", "head lines end in LF without CR";
+    HttpNoBlankLine = "http_no_blank_line", "no blank line after the head";
+    HttpSyntax = "http_syntax", "status line or header not valid HTTP";
+    HttpBodyCutShort = "http_body_cut_short", "sent only part of the file";
+    HttpLengthInCharacters = "http_length_in_characters", "Content-Length counts characters, not bytes";
+    HttpNotFoundForExisting = "http_not_found_for_existing", "404 for a file that exists (leading '/' kept)";
+    HttpOkForMissing = "http_ok_for_missing", "200 for a file that does not exist";
+    HttpServedOutsideRoot = "http_served_outside_root", "served a file outside its folder ('..')";
+    HttpBinaryCorrupted = "http_binary_corrupted", "file sent in text mode (bytes changed)";
+    HttpWrongBody = "http_wrong_body", "body is not the requested file";
 }
 
 #[cfg(test)]

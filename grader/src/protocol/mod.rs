@@ -12,6 +12,7 @@
 //! (`socklab::transform`), which the reference servers call too: the
 //! grader's expectation and the reference cannot disagree.
 
+pub mod http;
 mod text;
 
 pub use text::TransformName;
