@@ -138,7 +138,10 @@ pub fn diagnose(expected: &Expected, verdict: &Verdict) -> Option<Diagnosis> {
     match verdict {
         Verdict::Incomplete | Verdict::Right(_) => None,
         Verdict::Malformed(fault) => Some(diagnose_fault(expected, fault)),
-        Verdict::Wrong(Wrong::Status { expected: 200, response }) if response.status == 404 => {
+        Verdict::Wrong(Wrong::Status {
+            expected: 200,
+            response,
+        }) if response.status == 404 => {
             let target = match expected {
                 Expected::File { target, .. } => target.as_str(),
                 _ => "the file",
@@ -149,20 +152,23 @@ pub fn diagnose(expected: &Expected, verdict: &Verdict) -> Option<Diagnosis> {
                 "Open the path without its leading '/': filename[1:] (open('/HelloWorld.html') looks at the root of the whole file system, not beside your server).",
             ))
         }
-        Verdict::Wrong(Wrong::Status { expected: 404, response }) if response.status == 200 => {
-            Some(match expected {
-                Expected::Refused { target } => Diagnosis::new(
-                    HintKind::HttpServedOutsideRoot,
-                    format!("Your server answered 200 OK for {target}, a path that climbs out of its folder with '..'."),
-                    "Never serve a file outside the server's folder: refuse any path with a '..' part (answer 404 or 403), or compare the resolved path with the folder's.",
+        Verdict::Wrong(Wrong::Status {
+            expected: 404,
+            response,
+        }) if response.status == 200 => Some(match expected {
+            Expected::Refused { target } => Diagnosis::new(
+                HintKind::HttpServedOutsideRoot,
+                format!(
+                    "Your server answered 200 OK for {target}, a path that climbs out of its folder with '..'."
                 ),
-                _ => Diagnosis::new(
-                    HintKind::HttpOkForMissing,
-                    "Your server answered 200 OK for a file that does not exist.",
-                    "When open() fails (IOError / FileNotFoundError), send 'HTTP/1.1 404 Not Found\\r\\n\\r\\n' instead of the 200 head.",
-                ),
-            })
-        }
+                "Never serve a file outside the server's folder: refuse any path with a '..' part (answer 404 or 403), or compare the resolved path with the folder's.",
+            ),
+            _ => Diagnosis::new(
+                HintKind::HttpOkForMissing,
+                "Your server answered 200 OK for a file that does not exist.",
+                "When open() fails (IOError / FileNotFoundError), send 'HTTP/1.1 404 Not Found\\r\\n\\r\\n' instead of the 200 head.",
+            ),
+        }),
         Verdict::Wrong(Wrong::Status { .. }) => None,
         Verdict::Wrong(Wrong::Body { response }) => {
             let Expected::File { body, .. } = expected else {
@@ -285,14 +291,20 @@ mod tests {
     fn site() -> Site {
         Site::new(BTreeMap::from([
             ("HelloWorld.html".to_owned(), b"<h1>Hi</h1>\r\n".to_vec()),
-            ("images/logo.png".to_owned(), b"\x89PNG\r\n\x1a\n\xff".to_vec()),
+            (
+                "images/logo.png".to_owned(),
+                b"\x89PNG\r\n\x1a\n\xff".to_vec(),
+            ),
             ("international.html".to_owned(), "café".as_bytes().to_vec()),
         ]))
     }
 
     fn response(status: &str, body: &[u8]) -> Vec<u8> {
-        let mut bytes = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n", body.len())
-            .into_bytes();
+        let mut bytes = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
         bytes.extend_from_slice(body);
         bytes
     }
@@ -308,10 +320,22 @@ mod tests {
     #[test]
     fn expects_the_file_a_404_or_a_refusal() {
         let site = site();
-        assert!(matches!(site.expected(&get("/HelloWorld.html")), Expected::File { .. }));
-        assert!(matches!(site.expected(&get("/images/logo.png?x=1")), Expected::File { .. }));
-        assert!(matches!(site.expected(&get("/nope.html")), Expected::Missing { .. }));
-        assert!(matches!(site.expected(&get("/../etc/passwd")), Expected::Refused { .. }));
+        assert!(matches!(
+            site.expected(&get("/HelloWorld.html")),
+            Expected::File { .. }
+        ));
+        assert!(matches!(
+            site.expected(&get("/images/logo.png?x=1")),
+            Expected::File { .. }
+        ));
+        assert!(matches!(
+            site.expected(&get("/nope.html")),
+            Expected::Missing { .. }
+        ));
+        assert!(matches!(
+            site.expected(&get("/../etc/passwd")),
+            Expected::Refused { .. }
+        ));
         assert_eq!(site.expected(b""), Expected::NoRequest);
     }
 
@@ -320,7 +344,10 @@ mod tests {
         let expected = site().expected(&get("/HelloWorld.html"));
         let bytes = response("200 OK", b"<h1>Hi</h1>\r\n");
         assert!(matches!(judge(&expected, &bytes, true), Verdict::Right(_)));
-        assert_eq!(judge(&expected, &bytes[..bytes.len() - 3], false), Verdict::Incomplete);
+        assert_eq!(
+            judge(&expected, &bytes[..bytes.len() - 3], false),
+            Verdict::Incomplete
+        );
         // The handout's solution: no length, the file, then "\r\n", then close.
         let handout = b"HTTP/1.1 200 OK\r\n\r\n<h1>Hi</h1>\r\n\r\n";
         assert!(matches!(judge(&expected, handout, true), Verdict::Right(_)));
@@ -335,32 +362,62 @@ mod tests {
         blank_first.extend(response("200 OK", body));
         let mut space_first = b" ".to_vec();
         space_first.extend(response("200 OK", body));
-        assert_eq!(kind_of(&hello, &blank_first), Some(HintKind::HttpBlankLineFirst));
-        assert_eq!(kind_of(&hello, &space_first), Some(HintKind::HttpLeadingSpace));
+        assert_eq!(
+            kind_of(&hello, &blank_first),
+            Some(HintKind::HttpBlankLineFirst)
+        );
+        assert_eq!(
+            kind_of(&hello, &space_first),
+            Some(HintKind::HttpLeadingSpace)
+        );
         assert_eq!(
             kind_of(&hello, b"HTTP/1.1 200 OK\n\n<h1>Hi</h1>\r\n"),
             Some(HintKind::HttpLfWithoutCr)
         );
-        assert_eq!(kind_of(&hello, &response("404 Not Found", b"")), Some(HintKind::HttpNotFoundForExisting));
-        assert_eq!(kind_of(&hello, &response("200 OK", b"<h1>")), Some(HintKind::HttpBodyCutShort));
-        assert_eq!(kind_of(&hello, &response("200 OK", b"<h1>Hi</h1>\n")), Some(HintKind::HttpBinaryCorrupted));
+        assert_eq!(
+            kind_of(&hello, &response("404 Not Found", b"")),
+            Some(HintKind::HttpNotFoundForExisting)
+        );
+        assert_eq!(
+            kind_of(&hello, &response("200 OK", b"<h1>")),
+            Some(HintKind::HttpBodyCutShort)
+        );
+        assert_eq!(
+            kind_of(&hello, &response("200 OK", b"<h1>Hi</h1>\n")),
+            Some(HintKind::HttpBinaryCorrupted)
+        );
         assert_eq!(kind_of(&hello, b""), Some(HintKind::HttpNoResponse));
 
         let missing = site.expected(&get("/nope.html"));
-        assert_eq!(kind_of(&missing, b"<html>404</html>"), Some(HintKind::HttpNoStatusLine));
-        assert_eq!(kind_of(&missing, &response("200 OK", b"x")), Some(HintKind::HttpOkForMissing));
+        assert_eq!(
+            kind_of(&missing, b"<html>404</html>"),
+            Some(HintKind::HttpNoStatusLine)
+        );
+        assert_eq!(
+            kind_of(&missing, &response("200 OK", b"x")),
+            Some(HintKind::HttpOkForMissing)
+        );
         assert_eq!(kind_of(&missing, &response("404 Not Found", b"")), None);
 
         let climb = site.expected(&get("/../secret.txt"));
-        assert_eq!(kind_of(&climb, &response("200 OK", b"secret")), Some(HintKind::HttpServedOutsideRoot));
+        assert_eq!(
+            kind_of(&climb, &response("200 OK", b"secret")),
+            Some(HintKind::HttpServedOutsideRoot)
+        );
         assert_eq!(kind_of(&climb, &response("403 Forbidden", b"")), None);
 
         let png = site.expected(&get("/images/logo.png"));
         let as_text = String::from_utf8_lossy(b"\x89PNG\r\n\x1a\n\xff").into_owned();
-        assert_eq!(kind_of(&png, &response("200 OK", as_text.as_bytes())), Some(HintKind::HttpBinaryCorrupted));
+        assert_eq!(
+            kind_of(&png, &response("200 OK", as_text.as_bytes())),
+            Some(HintKind::HttpBinaryCorrupted)
+        );
 
         let international = site.expected(&get("/international.html"));
         let counted_characters = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ncafé".as_bytes();
-        assert_eq!(kind_of(&international, counted_characters), Some(HintKind::HttpLengthInCharacters));
+        assert_eq!(
+            kind_of(&international, counted_characters),
+            Some(HintKind::HttpLengthInCharacters)
+        );
     }
 }
