@@ -196,6 +196,29 @@ pub fn stderr_hint(stderr: &[u8]) -> Option<Hint> {
 }
 
 /// A server that bound the wrong port, or none.
+/// A server free to choose its port that listens on several (or, over
+/// the other transport, on the wrong kind): the tests cannot tell which
+/// one is the web server.
+pub fn several_ports(bound: &[(Transport, u16)], transport: Transport) -> Diagnosis {
+    let ports: Vec<String> = bound
+        .iter()
+        .map(|(bound_transport, port)| {
+            format!("{} {port}", bound_transport.as_str().to_uppercase())
+        })
+        .collect();
+    let wanted = transport.as_str().to_uppercase();
+    Diagnosis::new(
+        HintKind::WrongPort,
+        format!(
+            "Your server listens on {}: the tests need exactly one {wanted} port to reach it on.",
+            ports.join(", ")
+        ),
+        format!(
+            "Listen on one {wanted} port only (any port you like, such as 6789): create one server socket, bind it once, and accept() on it."
+        ),
+    )
+}
+
 pub fn wrong_port(
     expected_port: u16,
     bound: &[(Transport, u16)],

@@ -113,3 +113,57 @@ pub fn wait(
         }
     }
 }
+
+/// Waits until `process` listens on exactly one port over `transport` and
+/// nothing else, for a lab whose server chooses its own port; exits; or
+/// `deadline` passes. A server that listens on several ports (or on the
+/// other transport) is reported with them, once it had the same grace as a
+/// wrong port to settle.
+pub fn wait_for_any_port(
+    cell: &Cell,
+    process: &CellProcess,
+    transport: Transport,
+    deadline: Instant,
+) -> Readiness {
+    let mut listening_since: Option<Instant> = None;
+    let mut several_since: Option<Instant> = None;
+    loop {
+        let look = Instant::now();
+        let mut bound: Vec<(Transport, u16)> = cell
+            .listeners(process)
+            .iter()
+            .map(|listener| (listener.transport, listener.port))
+            .collect();
+        bound.sort_by_key(|(transport, port)| (*port, transport.as_str()));
+        bound.dedup();
+        match bound.as_slice() {
+            [(bound_transport, port)] if *bound_transport == transport => {
+                let since = *listening_since.get_or_insert(look);
+                let settled = cell.settled(process);
+                if process.exit().is_none()
+                    && (settled || look.duration_since(since) >= SETTLE_AT_MOST)
+                {
+                    return Readiness::Listening { port: *port };
+                }
+            }
+            [] => {}
+            _ => {
+                let since = *several_since.get_or_insert(look);
+                if look >= deadline || look - since >= WRONG_PORT_GRACE {
+                    return Readiness::WrongPort(bound);
+                }
+            }
+        }
+        if let Some(exit) = process.exit() {
+            return Readiness::Exited(exit);
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Readiness::Silent;
+        }
+        let pause = POLL.max(look.elapsed() * POLL_PER_COST);
+        if let Some(exit) = process.wait_until((now + pause).min(deadline)) {
+            return Readiness::Exited(exit);
+        }
+    }
+}

@@ -21,15 +21,17 @@ pub fn request_length(protocol: Protocol, expectation: &Expectation, unanswered:
 
 /// Judges the bytes received on a stream so far against the expected reply
 /// to `request`. Exact replies are compared as they arrive; a pattern
-/// matches whatever has arrived once it does.
+/// matches whatever has arrived once it does. `closed`: the server closed
+/// its side, so nothing more will arrive.
 pub fn judge_stream(
     protocol: Protocol,
     expectation: &Expectation,
     request: &[u8],
     received: &[u8],
+    closed: bool,
 ) -> Judgement {
     match expectation {
-        Expectation::Reference => protocol.judge(request, received),
+        Expectation::Reference => protocol.judge(request, received, closed),
         Expectation::Exact(bytes) => Judgement::of_bytes(bytes, received),
         Expectation::Regex(regex) if regex.is_match(received) => Judgement::Match {
             length: received.len(),
@@ -50,7 +52,7 @@ pub fn datagram_matches(
 ) -> bool {
     match expectation {
         Expectation::Reference => matches!(
-            protocol.judge(request, datagram),
+            protocol.judge(request, datagram, true),
             Judgement::Match { length } if length == datagram.len()
         ),
         Expectation::Exact(bytes) => datagram == bytes.as_slice(),
@@ -76,7 +78,7 @@ pub fn expected_bytes(
 /// The expected reply, as a message shows it.
 pub fn describe_reply(protocol: Protocol, expectation: &Expectation, request: &[u8]) -> String {
     match expectation {
-        Expectation::Reference => shown(&protocol.reply_to(request)),
+        Expectation::Reference => protocol.describe_reply(request),
         Expectation::Exact(bytes) => shown(bytes),
         Expectation::Regex(regex) => format!("a reply matching the pattern `{}`", regex.as_str()),
         Expectation::Length(length) => format!("{length} bytes"),
@@ -168,24 +170,24 @@ mod tests {
     fn a_stream_reply_is_judged_as_it_arrives() {
         let reference = Expectation::Reference;
         assert_eq!(
-            judge_stream(UPPER.into(), &reference, b"abc", b"AB"),
+            judge_stream(UPPER.into(), &reference, b"abc", b"AB", false),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER.into(), &reference, b"abc", b"ABCD"),
+            judge_stream(UPPER.into(), &reference, b"abc", b"ABCD", false),
             Judgement::Match { length: 3 }
         );
         assert_eq!(
-            judge_stream(UPPER.into(), &reference, b"abc", b"x"),
+            judge_stream(UPPER.into(), &reference, b"abc", b"x", false),
             Judgement::Mismatch
         );
         let exact = Expectation::Exact(b"ok".to_vec());
         assert_eq!(
-            judge_stream(UPPER.into(), &exact, b"abc", b"o"),
+            judge_stream(UPPER.into(), &exact, b"abc", b"o", false),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER.into(), &exact, b"abc", b"no"),
+            judge_stream(UPPER.into(), &exact, b"abc", b"no", false),
             Judgement::Mismatch
         );
     }
@@ -194,20 +196,20 @@ mod tests {
     fn patterns_and_lengths_wait_until_they_match() {
         let regex = Expectation::Regex(Regex::new("^[0-9]+$").unwrap());
         assert_eq!(
-            judge_stream(UPPER.into(), &regex, b"", b"12x"),
+            judge_stream(UPPER.into(), &regex, b"", b"12x", false),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER.into(), &regex, b"", b"12"),
+            judge_stream(UPPER.into(), &regex, b"", b"12", false),
             Judgement::Match { length: 2 }
         );
         let length = Expectation::Length(3);
         assert_eq!(
-            judge_stream(UPPER.into(), &length, b"", b"ab"),
+            judge_stream(UPPER.into(), &length, b"", b"ab", false),
             Judgement::Incomplete
         );
         assert_eq!(
-            judge_stream(UPPER.into(), &length, b"", b"abcd"),
+            judge_stream(UPPER.into(), &length, b"", b"abcd", false),
             Judgement::Match { length: 3 }
         );
     }

@@ -120,7 +120,7 @@ impl Sockets<'_> {
             else {
                 unreachable!("a TCP socket")
             };
-            match expect::judge_stream(protocol, expectation, &sent, received) {
+            match expect::judge_stream(protocol, expectation, &sent, received, false) {
                 Judgement::Match { length } => {
                     received.drain(..length);
                     unanswered.drain(..consumed);
@@ -141,6 +141,23 @@ impl Sockets<'_> {
                 }
                 ReadResult::Eof | ReadResult::Reset => {
                     let got = self.received(name);
+                    // A reply that ends with the connection (an HTTP
+                    // response without a length) is complete only now.
+                    if let Judgement::Match { length } =
+                        expect::judge_stream(protocol, expectation, &sent, &got, true)
+                    {
+                        let Connection::Tcp {
+                            received,
+                            unanswered,
+                            ..
+                        } = self.get(name)
+                        else {
+                            unreachable!("a TCP socket")
+                        };
+                        received.drain(..length);
+                        unanswered.drain(..consumed);
+                        return Ok(());
+                    }
                     let mut failure = self.mismatch(protocol, name, &sent, expectation, &got, true);
                     failure.kind = FailureKind::Fail;
                     failure.message = format!(

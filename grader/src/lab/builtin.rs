@@ -1,7 +1,8 @@
 //! The labs that ship inside the grader binary, read from `fixtures/labs/` at
 //! build time so `grader grade udp-uppercase` works from any directory.
 
-use super::{Lab, LabError, load_str};
+use super::files::{EmbeddedFolder, FilesBase};
+use super::{Lab, LabError, load_str_with};
 
 macro_rules! builtin_lab {
     ($name:literal) => {
@@ -19,14 +20,37 @@ pub const BUILTIN_LABS: &[(&str, &str, &str)] = &[
     builtin_lab!("tcp-uppercase"),
     builtin_lab!("udp-count-s"),
     builtin_lab!("tcp-lines"),
+    builtin_lab!("web-server"),
 ];
+
+macro_rules! embedded_file {
+    ($folder:literal, $path:literal) => {
+        (
+            $path,
+            include_bytes!(concat!("../../../fixtures/labs/", $folder, "/", $path)).as_slice(),
+        )
+    };
+}
+
+/// The `files` folders of the built-in labs, compiled in like the labs.
+/// A test checks that each lists exactly the files of its folder.
+pub const BUILTIN_FILES: &[EmbeddedFolder] = &[(
+    "web-server-root",
+    &[
+        embedded_file!("web-server-root", "HelloWorld.html"),
+        embedded_file!("web-server-root", "images/logo.png"),
+        embedded_file!("web-server-root", "international.html"),
+        embedded_file!("web-server-root", "large.html"),
+        embedded_file!("web-server-root", "notes/lab.txt"),
+    ],
+)];
 
 /// The built-in lab called `name`, if there is one.
 pub fn builtin(name: &str) -> Option<Result<Lab, LabError>> {
     BUILTIN_LABS
         .iter()
         .find(|(lab_name, _, _)| *lab_name == name)
-        .map(|(_, path, text)| load_str(text, path))
+        .map(|(_, path, text)| load_str_with(text, path, FilesBase::Embedded(BUILTIN_FILES)))
 }
 
 #[cfg(test)]
@@ -36,9 +60,24 @@ mod tests {
     #[test]
     fn every_builtin_lab_loads_and_is_named_for_its_file() {
         for (name, path, text) in BUILTIN_LABS {
-            let lab = load_str(text, path).unwrap_or_else(|err| panic!("{err}"));
+            let lab = load_str_with(text, path, FilesBase::Embedded(BUILTIN_FILES))
+                .unwrap_or_else(|err| panic!("{err}"));
             assert_eq!(lab.name, *name);
             assert!(lab.max_score() > 0);
+        }
+    }
+
+    #[test]
+    fn embedded_folders_hold_exactly_the_files_on_disk() {
+        let labs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/labs");
+        for (folder, files) in BUILTIN_FILES {
+            let on_disk = super::super::files::read(FilesBase::Dir(&labs), folder).unwrap();
+            let embedded: Vec<(&str, &[u8])> = files.to_vec();
+            let read: Vec<(&str, &[u8])> = on_disk.files().collect();
+            assert_eq!(
+                read, embedded,
+                "{folder}: update BUILTIN_FILES in builtin.rs"
+            );
         }
     }
 }

@@ -14,12 +14,13 @@ use regex::bytes::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::files::{self, FilesBase};
 use super::{
     Alphabet, ClientExpectation, Conventions, Expectation, Kind, Lab, OutputStream, Part, Payload,
     PeerBehaviour, Send, SocketName, Step, TestCase, Transport, Visibility,
 };
 use crate::limits::LimitOverrides;
-use crate::protocol::TransformName;
+use crate::protocol::{Protocol, TransformName};
 
 /// A lab file that cannot be used. Displayed as
 /// ``lab file `fixtures/labs/x.toml`: line 12: unknown step `sned` ``.
@@ -123,8 +124,15 @@ fn table_offset(text: &str, header: &str) -> usize {
         .map_or(0, |found| found.start())
 }
 
-/// Parses and validates lab text; `file` names it in errors.
+/// Parses and validates lab text; `file` names it in errors. A `files`
+/// folder is looked for beside `file`.
 pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
+    let beside = Path::new(file).parent().unwrap_or(Path::new("."));
+    load_str_with(text, file, FilesBase::Dir(beside))
+}
+
+/// [`load_str`], with the lab's `files` folder looked for in `files`.
+pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab, LabError> {
     let error_at = |offset: Option<usize>, message: String| LabError {
         file: file.to_string(),
         line: offset.map(|offset| line_of(text, offset)),
@@ -142,13 +150,62 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             message: format!("[limits] {wrong}"),
         });
     }
-    if raw.lab.port == 0 {
-        return Err(LabError {
-            file: file.to_string(),
-            line: line_of_key(text, "port", table_offset(text, "lab")),
-            message: "`port` = 0 is out of range: it must be from 1 to 65535".into(),
-        });
-    }
+    let lab_key_error = |key: &str, message: String| LabError {
+        file: file.to_string(),
+        line: line_of_key(text, key, table_offset(text, "lab")),
+        message,
+    };
+    let (port, any_port) = match &raw.lab.port {
+        None => (default_port(), false),
+        Some(toml::Value::Integer(port)) if (1..=65535).contains(port) => (*port as u16, false),
+        Some(toml::Value::String(word)) if word == "any" => (default_port(), true),
+        Some(other) => {
+            return Err(lab_key_error(
+                "port",
+                format!(
+                    "`port` = {other} is not a port: give a number from 1 to 65535, or \"any\" when the student chooses it"
+                ),
+            ));
+        }
+    };
+    let protocol = match (&raw.lab.protocol, raw.lab.transform, &raw.lab.files) {
+        (None | Some(ProtocolName::Text), Some(transform), None) => Protocol::named(transform),
+        (None | Some(ProtocolName::Text), None, _) => {
+            return Err(lab_key_error(
+                "transform",
+                "a text lab names its `transform` (uppercase, count-s or uppercase-lines)".into(),
+            ));
+        }
+        (None | Some(ProtocolName::Text), Some(_), Some(_)) => {
+            return Err(lab_key_error(
+                "files",
+                "`files` is for labs with `protocol = \"http\"`, whose server serves them".into(),
+            ));
+        }
+        (Some(ProtocolName::Http), Some(_), _) => {
+            return Err(lab_key_error(
+                "transform",
+                "an http lab has no `transform`: its replies are the files of `files`".into(),
+            ));
+        }
+        (Some(ProtocolName::Http), None, None) => {
+            return Err(lab_key_error(
+                "protocol",
+                "an http lab names the folder it serves: `files = \"<folder beside the lab file>\"`".into(),
+            ));
+        }
+        (Some(ProtocolName::Http), None, Some(folder)) => {
+            if raw.lab.transport != Transport::Tcp {
+                return Err(lab_key_error(
+                    "transport",
+                    "HTTP runs over `transport = \"tcp\"`".into(),
+                ));
+            }
+            let site =
+                files::read(files, folder).map_err(|message| lab_key_error("files", message))?;
+            Protocol::Http(site)
+        }
+    };
     if raw.test.len() > bounds::TESTS {
         return Err(error_at(
             Some(raw.test[bounds::TESTS].id.span().start),
@@ -205,6 +262,28 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         }
         let hint = RawHint::read(raw_test.hint)
             .map_err(|(offset, message)| error_at(Some(offset), message))?;
+        let after = match raw_test.after {
+            None => Vec::new(),
+            Some(after) => {
+                let offset = after.span().start;
+                let after = after.into_inner();
+                for earlier in &after {
+                    let known = tests
+                        .iter()
+                        .any(|test: &TestCase| &test.id == earlier && test.part == raw_test.part);
+                    if !known {
+                        return Err(error_at(
+                            Some(offset),
+                            format!(
+                                "`after` names `{earlier}`, which is not an earlier {} test of this lab",
+                                raw_test.part.as_str()
+                            ),
+                        ));
+                    }
+                }
+                after
+            }
+        };
         let steps = validate_steps(
             raw_test.part,
             raw.lab.transport,
@@ -224,6 +303,7 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
             hint: hint.python,
             rust_hint: hint.rust,
             steps,
+            after,
             line: line_of(text, test_offset),
         });
     }
@@ -243,8 +323,9 @@ pub fn load_str(text: &str, file: &str) -> Result<Lab, LabError> {
         title: raw.lab.title,
         textbook: raw.lab.textbook,
         transport: raw.lab.transport,
-        transform: raw.lab.transform,
-        port: raw.lab.port,
+        protocol,
+        any_port,
+        port,
         conventions: raw
             .lab
             .conventions
@@ -378,9 +459,14 @@ struct RawLabInfo {
     title: String,
     textbook: Option<String>,
     transport: Transport,
-    transform: TransformName,
-    #[serde(default = "default_port")]
-    port: u16,
+    /// What a text lab's server does to a message; absent in other labs.
+    transform: Option<TransformName>,
+    /// `text` (the default) or `http`.
+    protocol: Option<ProtocolName>,
+    /// A number, or `"any"` (checked by hand for a clear message).
+    port: Option<toml::Value>,
+    /// The folder, beside the lab file, put beside the student's program.
+    files: Option<String>,
     /// The parts this assignment grades; every part with tests when absent.
     parts: Option<Spanned<Vec<Part>>>,
     #[serde(default)]
@@ -461,7 +547,16 @@ struct RawTest {
     visibility: Visibility,
     timeout_ms: Option<Spanned<u64>>,
     hint: Spanned<toml::Value>,
+    after: Option<Spanned<Vec<String>>>,
     steps: Vec<Spanned<toml::Table>>,
+}
+
+/// `[lab] protocol`, as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ProtocolName {
+    Text,
+    Http,
 }
 
 /// A test's hint: one text for every language, or a wording per language,

@@ -5,11 +5,12 @@
 //! this module has to worry about a missing payload or an unknown socket name.
 
 mod builtin;
+pub mod files;
 mod load;
 mod step;
 
 pub use builtin::{BUILTIN_LABS, builtin};
-pub use load::{LabError, digest, load_file, load_str};
+pub use load::{LabError, digest, load_file, load_str, load_str_with};
 pub use step::{
     Alphabet, ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send,
     SocketName, Step, Transport,
@@ -18,7 +19,7 @@ pub use step::{
 use serde::{Deserialize, Serialize};
 
 use crate::limits::LimitOverrides;
-use crate::protocol::TransformName;
+use crate::protocol::Protocol;
 
 /// A validated lab: what is graded and how.
 #[derive(Clone, Debug)]
@@ -29,8 +30,13 @@ pub struct Lab {
     pub textbook: Option<String>,
     /// The transport a bare `open` step uses.
     pub transport: Transport,
-    /// The reference transform expected replies are computed with.
-    pub transform: TransformName,
+    /// What the lab's messages mean: the reference transform of a text lab,
+    /// or HTTP over the lab's document root; expected replies come from it.
+    pub protocol: Protocol,
+    /// The server may listen on a port of its own choosing (`port = "any"`):
+    /// the tests reach it on the one port it listens on. `port` is then the
+    /// handout's example, what a program with `{port}` is told.
+    pub any_port: bool,
     /// The port the handout asks for (the textbook's 12000).
     pub port: u16,
     pub conventions: Conventions,
@@ -315,6 +321,11 @@ pub struct TestCase {
     /// gives one (`hint = { python = "…", rust = "…" }`).
     pub rust_hint: Option<String>,
     pub steps: Vec<Step>,
+    /// Tests of the same part that must pass for this one to be worth
+    /// running (`after = ["hello-page"]`): a server that cannot serve one
+    /// page fails that test, and the tests that need a page say "Not run"
+    /// instead of failing for the same reason again.
+    pub after: Vec<String>,
     /// 1-based line of the test in its lab file, for messages.
     pub line: usize,
 }

@@ -9,11 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use socklab::http::{self as rules, Parsed, Resolved, Response, ResponseFault};
 
+use super::{AfterTurn, ClientSymptom, PeerTurn};
 use crate::diagnose::Diagnosis;
-use crate::hint::HintKind;
+use crate::hint::{Hint, HintKind};
 
 /// The files a web-server lab serves, by path under the document root
 /// (`images/logo.png`), as the grader placed them beside the server.
@@ -25,6 +27,44 @@ pub struct Site {
 impl Site {
     pub fn new(files: BTreeMap<String, Vec<u8>>) -> Site {
         Site { files }
+    }
+
+    /// The one shared copy of `site` for the rest of the process.
+    ///
+    /// A lab's files are read-only data that every test of every grading
+    /// reads; interning them keeps [`super::Protocol`] a `Copy` value, and
+    /// loading the same lab again (a batch, a test suite) reuses the copy
+    /// instead of keeping one more.
+    pub fn intern(site: Site) -> &'static Site {
+        static SITES: Mutex<Vec<&'static Site>> = Mutex::new(Vec::new());
+        let mut sites = SITES
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(known) = sites.iter().find(|known| ***known == site) {
+            return known;
+        }
+        let leaked: &'static Site = Box::leak(Box::new(site));
+        sites.push(leaked);
+        leaked
+    }
+
+    /// The reference server's whole response to `request`, as bytes.
+    pub fn reference_response(&self, request: &[u8]) -> Vec<u8> {
+        let (status, reason, content_type, body) = match self.expected(request) {
+            Expected::File { target, body } => {
+                (200, "OK", rules::content_type(Path::new(&target)), body)
+            }
+            Expected::Missing { target } | Expected::Refused { target } => (
+                404,
+                "Not Found",
+                "text/html; charset=utf-8",
+                rules::not_found_body(&target),
+            ),
+            Expected::NoRequest => return Vec::new(),
+        };
+        let mut response = rules::response_head(status, reason, content_type, body.len());
+        response.extend_from_slice(&body);
+        response
     }
 
     pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -71,6 +111,26 @@ pub enum Expected {
     /// What was sent is not a request: nothing is expected (an empty
     /// connection; the test checks that the server keeps serving).
     NoRequest,
+}
+
+impl Expected {
+    /// The expected answer as a failure message shows it: the status line
+    /// and how many bytes of which file, never 300 KiB of body.
+    pub fn describe(&self) -> String {
+        match self {
+            Expected::File { target, body } => format!(
+                "`HTTP/1.1 200 OK`, head lines ending in \\r\\n, a blank line, then the {} bytes of {target}",
+                body.len()
+            ),
+            Expected::Missing { target } => {
+                format!("a well-formed `HTTP/1.1 404 Not Found` response for {target}")
+            }
+            Expected::Refused { target } => format!(
+                "a refusal (`404 Not Found` or `403 Forbidden`) for {target}, which is outside the folder"
+            ),
+            Expected::NoRequest => "nothing in particular (that was not a request)".to_owned(),
+        }
+    }
 }
 
 /// What arrived so far, judged against the expected answer.
@@ -267,6 +327,64 @@ fn diagnose_body(expected: &[u8], response: &Response) -> Diagnosis {
         ),
         "Send the requested file's content after the blank line, and nothing else.",
     )
+}
+
+/// The grader-played web server of a client test: reads one request and
+/// answers it as the reference server would, then closes.
+#[derive(Clone, Debug)]
+pub struct HttpPeer {
+    site: &'static Site,
+    request: Vec<u8>,
+}
+
+impl HttpPeer {
+    pub(super) fn new(site: &'static Site) -> HttpPeer {
+        HttpPeer {
+            site,
+            request: Vec::new(),
+        }
+    }
+
+    pub(super) fn on_stream(&mut self, bytes: &[u8]) -> PeerTurn {
+        self.request.extend_from_slice(bytes);
+        match rules::request_head_end(&self.request) {
+            Some(_) => PeerTurn {
+                reply: Some(self.site.reference_response(&self.request)),
+                then: AfterTurn::Close,
+            },
+            None => PeerTurn {
+                reply: None,
+                then: AfterTurn::KeepReading,
+            },
+        }
+    }
+}
+
+/// What a correct client sends when asked for the path on the first line of
+/// its standard input.
+pub(super) fn client_request(stdin: &[u8]) -> Vec<u8> {
+    let line = String::from_utf8_lossy(stdin.split(|&b| b == b'\n').next().unwrap_or_default())
+        .trim()
+        .to_owned();
+    let target = if line.starts_with('/') {
+        line
+    } else {
+        format!("/{line}")
+    };
+    rules::get_request("localhost", &target, "HTTP/1.1")
+}
+
+pub(super) fn client_hint(symptom: ClientSymptom) -> Option<Hint> {
+    match symptom {
+        ClientSymptom::NothingToAnswer => Some(Hint::new(
+            HintKind::ClientSentNoLine,
+            "The grader's web server got no complete request: end the request line and every header with '\\r\\n', and the request with a blank line ('\\r\\n\\r\\n').",
+        )),
+        ClientSymptom::RepliesNotPrinted => Some(Hint::new(
+            HintKind::ClientFirstReplyOnly,
+            "Print the whole response: keep reading until the server closes the connection (recv returns b''), not just once.",
+        )),
+    }
 }
 
 /// The bytes with every `\r\n` made `\n`: equal for two texts that differ

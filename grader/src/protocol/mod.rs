@@ -26,6 +26,10 @@ pub enum Protocol {
     /// A message or a line in, its transform out (udp-uppercase,
     /// tcp-uppercase, udp-count-s, tcp-lines).
     Text(TransformName),
+    /// HTTP/1.x requests for the files of the lab's document root
+    /// (web-server). Sites are interned ([`http::Site::intern`]), so the
+    /// protocol stays a small `Copy` value.
+    Http(&'static http::Site),
 }
 
 /// What arrived so far, judged against the reply expected.
@@ -99,6 +103,7 @@ pub enum ClientSymptom {
 #[derive(Clone, Debug)]
 pub enum PeerScript {
     Text(text::TextPeer),
+    Http(http::HttpPeer),
 }
 
 impl From<TransformName> for Protocol {
@@ -112,6 +117,7 @@ impl PeerScript {
     pub fn on_connect(&mut self) -> Vec<u8> {
         match self {
             PeerScript::Text(peer) => peer.on_connect(),
+            PeerScript::Http(_) => Vec::new(),
         }
     }
 
@@ -119,6 +125,7 @@ impl PeerScript {
     pub fn on_stream(&mut self, bytes: &[u8]) -> PeerTurn {
         match self {
             PeerScript::Text(peer) => peer.on_stream(bytes),
+            PeerScript::Http(peer) => peer.on_stream(bytes),
         }
     }
 
@@ -126,6 +133,8 @@ impl PeerScript {
     pub fn on_datagram(&mut self, datagram: &[u8]) -> Vec<u8> {
         match self {
             PeerScript::Text(peer) => peer.on_datagram(datagram),
+            // HTTP does not run over UDP; a lab cannot ask for it.
+            PeerScript::Http(_) => Vec::new(),
         }
     }
 }
@@ -141,6 +150,8 @@ impl Protocol {
     pub fn request_length(self, unanswered: &[u8]) -> usize {
         match self {
             Protocol::Text(transform) => transform.consumed(unanswered),
+            // One request per connection: everything sent is the request.
+            Protocol::Http(_) => unanswered.len(),
         }
     }
 
@@ -148,13 +159,31 @@ impl Protocol {
     pub fn reply_to(self, request: &[u8]) -> Vec<u8> {
         match self {
             Protocol::Text(transform) => transform.apply(request),
+            Protocol::Http(site) => site.reference_response(request),
         }
     }
 
-    /// Judges what arrived so far against the reply to `request`.
-    pub fn judge(self, request: &[u8], received: &[u8]) -> Judgement {
+    /// The expected reply to `request`, as a failure message shows it.
+    pub fn describe_reply(self, request: &[u8]) -> String {
+        match self {
+            Protocol::Text(transform) => crate::diagnose::shown(&transform.apply(request)),
+            Protocol::Http(site) => site.expected(request).describe(),
+        }
+    }
+
+    /// Judges what arrived so far against the reply to `request`. `closed`
+    /// says the server has closed its side: a protocol whose replies end
+    /// with the connection (an HTTP response without a length) needs it.
+    pub fn judge(self, request: &[u8], received: &[u8], closed: bool) -> Judgement {
         match self {
             Protocol::Text(transform) => transform.judge(request, received),
+            Protocol::Http(site) => match http::judge(&site.expected(request), received, closed) {
+                http::Verdict::Incomplete => Judgement::Incomplete,
+                http::Verdict::Right(_) => Judgement::Match {
+                    length: received.len(),
+                },
+                http::Verdict::Wrong(_) | http::Verdict::Malformed(_) => Judgement::Mismatch,
+            },
         }
     }
 
@@ -162,6 +191,12 @@ impl Protocol {
     pub fn diagnose_reply(self, mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
         match self {
             Protocol::Text(transform) => text::diagnose_reply(transform, mismatch),
+            Protocol::Http(site) => {
+                let expected = site.expected(mismatch.sent);
+                // Judged as final: the diagnosis is asked for once the reply
+                // stopped arriving or the server closed.
+                http::diagnose(&expected, &http::judge(&expected, mismatch.received, true))
+            }
         }
     }
 
@@ -169,6 +204,7 @@ impl Protocol {
     pub fn peer(self) -> PeerScript {
         match self {
             Protocol::Text(transform) => PeerScript::Text(text::TextPeer::new(transform)),
+            Protocol::Http(site) => PeerScript::Http(http::HttpPeer::new(site)),
         }
     }
 
@@ -176,6 +212,7 @@ impl Protocol {
     pub fn client_request(self, stdin: &[u8]) -> Vec<u8> {
         match self {
             Protocol::Text(transform) => transform.client_message(stdin),
+            Protocol::Http(_) => http::client_request(stdin),
         }
     }
 
@@ -183,6 +220,11 @@ impl Protocol {
     pub fn printed_replies(self, output: &[u8], replies: &[Vec<u8>]) -> bool {
         match self {
             Protocol::Text(_) => text::contains_in_order(output, replies),
+            // A client prints the page it fetched: the body of each response.
+            Protocol::Http(_) => replies.iter().all(|reply| {
+                let body = rules_body(reply);
+                find(output, body, 0).is_some()
+            }),
         }
     }
 
@@ -191,6 +233,7 @@ impl Protocol {
     pub fn without_line_ending(self, message: &[u8]) -> &[u8] {
         match self {
             Protocol::Text(_) => text::strip_newline(message),
+            Protocol::Http(_) => message,
         }
     }
 
@@ -198,8 +241,14 @@ impl Protocol {
     pub fn client_hint(self, symptom: ClientSymptom) -> Option<Hint> {
         match self {
             Protocol::Text(transform) => transform.client_hint(symptom),
+            Protocol::Http(_) => http::client_hint(symptom),
         }
     }
+}
+
+/// The body of a whole HTTP response (everything after its head).
+fn rules_body(response: &[u8]) -> &[u8] {
+    socklab::http::request_head_end(response).map_or(response, |end| &response[end..])
 }
 
 /// Where `needle` first occurs in `haystack` at or after `from`.

@@ -7,7 +7,6 @@ use super::{Grading, program};
 use crate::exchange::{Exchange, GaveUp, Setup, StudentClient, TestHint};
 use crate::lab::{Part, TestCase};
 use crate::outcome::{Outcome, ProgramRun};
-use crate::protocol::Protocol;
 use crate::submission::{Plan, ProgramPlan};
 
 impl Grading<'_> {
@@ -74,7 +73,7 @@ impl Grading<'_> {
         };
         let ended = Exchange::new(Setup {
             cell: &cell,
-            protocol: Protocol::named(self.lab.transform),
+            protocol: self.lab.protocol,
             port: port.number,
             rng: crate::sentence::generator(self.options.seed, &test.id),
             started,

@@ -20,6 +20,7 @@ use crate::hint::{Hint, HintKind};
 use crate::lab::{Lab, Part, TestCase};
 use crate::limits::{LimitOverrides, Limits};
 use crate::outcome::{Isolation, Outcome, SubmissionResult, SubmissionStatus, TestResult};
+use crate::protocol::Protocol;
 use crate::submission::{self, Overrides, Plan, PlanError, ProgramPlan, Source};
 use build::BuildFailure;
 
@@ -79,6 +80,7 @@ pub fn grade(
         limits,
         isolation: None,
         tests: Vec::new(),
+        notes: Vec::new(),
     };
     let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
         lab: lab.name.clone(),
@@ -99,7 +101,7 @@ pub fn grade(
         notes: Vec::new(),
     };
 
-    let plan = match submission::plan(
+    let mut plan = match submission::plan(
         lab,
         source,
         &options.overrides,
@@ -131,6 +133,20 @@ pub fn grade(
             ));
         }
     };
+    // A lab's files (a web server's document root) go beside the program,
+    // in the grading's own copy only: never into a directory of the user's.
+    if let Protocol::Http(site) = lab.protocol {
+        if plan.workdir.starts_with(scratch.path()) {
+            if let Err(err) = crate::lab::files::place(site, &plan.workdir) {
+                return Err(BadInput(format!("placing the lab's files: {err}")));
+            }
+        } else {
+            plan.notes.push(format!(
+                "The lab's files were not copied into {}: the commands run in your own folder, which the grader never writes to. Put the files of the lab's `files` folder there.",
+                plan.workdir.display()
+            ));
+        }
+    }
     if let Some(build) = &plan.build {
         if let Err(failure) = grading.build(&plan, build) {
             let (outcome, status) = match failure {
@@ -155,8 +171,10 @@ pub fn grade(
     }
     let server = grading.server_part(&plan);
     let client = grading.client_part(&plan);
+    let notes = std::mem::take(&mut grading.notes);
     let mut graded = result(grading, SubmissionStatus::Graded, server, client);
     graded.notes = plan.notes;
+    graded.notes.extend(notes);
     Ok(graded)
 }
 
@@ -171,9 +189,25 @@ struct Grading<'a> {
     /// The tier of the first cell opened.
     isolation: Option<Isolation>,
     tests: Vec<TestResult>,
+    /// What the result's notes say besides the plan's (where a server that
+    /// chose its own port listened).
+    notes: Vec<String>,
 }
 
 impl<'a> Grading<'a> {
+    /// The earlier test of `after` that did not pass, if any: `test` is not
+    /// worth running, for the reason that test already shows.
+    fn failed_prerequisite(&self, test: &TestCase) -> Option<String> {
+        test.after
+            .iter()
+            .find(|id| {
+                self.tests
+                    .iter()
+                    .any(|done| &done.id == *id && done.outcome != Outcome::Pass)
+            })
+            .cloned()
+    }
+
     fn open_cell(&mut self) -> Result<Cell, String> {
         let cell = Cell::open(&self.cell_options)
             .map_err(|err| format!("grader error: opening a cell: {err}"))?;

@@ -16,7 +16,6 @@ use crate::exchange::{
 use crate::hint::HintKind;
 use crate::lab::{Part, Step, TestCase, Transport};
 use crate::outcome::{Outcome, ProgramRun, TranscriptEntry};
-use crate::protocol::Protocol;
 use crate::readiness::{self, Readiness};
 use crate::scratch::scrub_paths;
 use crate::submission::{Plan, ProgramPlan};
@@ -46,6 +45,14 @@ impl Grading<'_> {
                     failure.test_id
                 );
                 self.record_not_run(test, message, failure.grader_environment);
+                continue;
+            }
+            // A test that needs an earlier one to pass (a page served at
+            // all) says where to look instead of failing for that again.
+            if let Some(earlier) = self.failed_prerequisite(test) {
+                let message =
+                    format!("Not run: it needs what test `{earlier}` checks, which did not pass.");
+                self.record_not_run(test, message, false);
                 continue;
             }
             // A server that stopped serving after the last test (it exited,
@@ -187,7 +194,7 @@ impl Grading<'_> {
         let started = Instant::now();
         let ended = Exchange::new(Setup {
             cell: &running.cell,
-            protocol: Protocol::named(self.lab.transform),
+            protocol: self.lab.protocol,
             port: running.port.number,
             rng: crate::sentence::generator(self.options.seed, &test.id),
             started,
@@ -231,14 +238,27 @@ impl Grading<'_> {
                 )
             })?;
             let ready_by = Instant::now() + Duration::from_millis(self.limits.readiness_ms);
-            let readiness = readiness::wait(
-                &cell,
-                &process,
-                self.lab.transport,
-                &[spec_port.number, self.lab.port],
-                ready_by,
-            );
+            let readiness = if self.lab.any_port {
+                readiness::wait_for_any_port(&cell, &process, self.lab.transport, ready_by)
+            } else {
+                readiness::wait(
+                    &cell,
+                    &process,
+                    self.lab.transport,
+                    &[spec_port.number, self.lab.port],
+                    ready_by,
+                )
+            };
             if let Readiness::Listening { port } = readiness {
+                if self.lab.any_port {
+                    let note = format!(
+                        "Your server listens on {} port {port}; the tests reached it there.",
+                        self.lab.transport.as_str().to_uppercase()
+                    );
+                    if !self.notes.contains(&note) {
+                        self.notes.push(note);
+                    }
+                }
                 // The server may listen on the lab's port instead of the
                 // one it was given: the tests reach it where it listens.
                 return Ok(RunningServer {
@@ -275,6 +295,9 @@ impl Grading<'_> {
             }
             let diagnosis = match (readiness, exit) {
                 (_, Some(exit)) => diagnose::exited("server", &exit, &stderr),
+                (Readiness::WrongPort(bound), None) if self.lab.any_port => {
+                    diagnose::several_ports(&bound, self.lab.transport)
+                }
                 (Readiness::WrongPort(bound), None) => {
                     diagnose::wrong_port(spec_port.number, &bound, self.lab.transport)
                 }
