@@ -316,6 +316,7 @@ fn time_readiness(
         cwd: cwd.to_path_buf(),
         env: vec![("PATH".into(), std::env::var("PATH").unwrap_or_default())],
         stdin: None,
+        any_tcp_port: false,
     };
     let spawned = Instant::now();
     let process = cell.spawn(&spec).expect("spawning a server");

@@ -115,6 +115,9 @@ pub struct SpawnSpec {
     /// Bytes for standard input, closed after them; `None` for a standard
     /// input that stays open and idle, as at a terminal nobody types into.
     pub stdin: Option<Vec<u8>>,
+    /// The program may bind any TCP port (a lab whose server chooses its
+    /// port), so the process tier does not limit TCP to `SOCKLAB_PORT`.
+    pub any_tcp_port: bool,
 }
 
 /// A program running in a cell.
@@ -597,6 +600,7 @@ impl Cell {
                 // Where the network is shared, TCP is limited to the port the
                 // program was given; a namespace cell's network is its own.
                 let tcp_ports = match tier {
+                    Tier::Process if spec.any_tcp_port => None,
                     Tier::Process => Some(
                         spec.env
                             .iter()

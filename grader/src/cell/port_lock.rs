@@ -42,6 +42,24 @@ impl PortLock {
     }
 }
 
+impl PortLock {
+    /// The lock a grading holds while a server free to choose its port runs
+    /// in the process tier, where that port is the machine's: any port may
+    /// be the one it takes, so such gradings take turns.
+    pub fn acquire_any_port() -> std::io::Result<PortLock> {
+        let path = lock_dir().join("socklab-port-any.lock");
+        let lock = lock_file(&path, PORT_LOCK_WAIT)?.ok_or_else(|| {
+            std::io::Error::other(format!(
+                "another grading on this machine has run a server that chooses its own port \
+                 for more than {} s (the lock {})",
+                PORT_LOCK_WAIT.as_secs(),
+                path.display()
+            ))
+        })?;
+        Ok(PortLock { _lock: lock })
+    }
+}
+
 /// Locks `path` exclusively, waiting at most `wait`; `None` when it stayed
 /// held that long. `Duration::ZERO` tries once.
 pub(crate) fn lock_file(

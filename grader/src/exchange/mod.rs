@@ -182,10 +182,11 @@ impl<'a> Exchange<'a> {
                 socket,
                 expectation,
                 within_ms,
+                lenient,
             } => {
                 let wait = self.clock.remaining(*within_ms);
-                self.sockets
-                    .expect(self.protocol, socket, expectation, wait)
+                let judging = self.protocol.judging(*lenient);
+                self.sockets.expect(judging, socket, expectation, wait)
             }
             Step::ExpectSilence { socket, ms } => {
                 let wait = self.clock.remaining(Some(*ms));

@@ -155,19 +155,13 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
         line: line_of_key(text, key, table_offset(text, "lab")),
         message,
     };
-    let (port, any_port) = match &raw.lab.port {
-        None => (default_port(), false),
-        Some(toml::Value::Integer(port)) if (1..=65535).contains(port) => (*port as u16, false),
-        Some(toml::Value::String(word)) if word == "any" => (default_port(), true),
-        Some(other) => {
-            return Err(lab_key_error(
-                "port",
-                format!(
-                    "`port` = {other} is not a port: give a number from 1 to 65535, or \"any\" when the student chooses it"
-                ),
-            ));
-        }
-    };
+    if raw.lab.port == 0 {
+        return Err(lab_key_error(
+            "port",
+            "`port` = 0 is out of range: it must be from 1 to 65535".into(),
+        ));
+    }
+    let (port, any_port) = (raw.lab.port, raw.lab.any_port);
     let protocol = match (&raw.lab.protocol, raw.lab.transform, &raw.lab.files) {
         (None | Some(ProtocolName::Text), Some(transform), None) => Protocol::named(transform),
         (None | Some(ProtocolName::Text), None, _) => {
@@ -203,7 +197,10 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
             }
             let site =
                 files::read(files, folder).map_err(|message| lab_key_error("files", message))?;
-            Protocol::Http(site)
+            Protocol::Http {
+                site,
+                lenient: false,
+            }
         }
     };
     if raw.test.len() > bounds::TESTS {
@@ -463,8 +460,12 @@ struct RawLabInfo {
     transform: Option<TransformName>,
     /// `text` (the default) or `http`.
     protocol: Option<ProtocolName>,
-    /// A number, or `"any"` (checked by hand for a clear message).
-    port: Option<toml::Value>,
+    #[serde(default = "default_port")]
+    port: u16,
+    /// The student may choose the server's port; `port` is then the
+    /// handout's example, what a command with `{port}` is told.
+    #[serde(default)]
+    any_port: bool,
     /// The folder, beside the lab file, put beside the student's program.
     files: Option<String>,
     /// The parts this assignment grades; every part with tests when absent.
@@ -645,6 +646,9 @@ enum RawStep {
         #[serde(flatten)]
         reply: RawReply,
         within_ms: Option<u64>,
+        /// Forgive what a lenient browser forgives in the reply's form.
+        #[serde(default)]
+        lenient: bool,
     },
     ExpectSilence {
         socket: Option<String>,
@@ -1004,10 +1008,12 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
             socket,
             reply,
             within_ms,
+            lenient,
         } => Step::Expect {
             socket: socket_or_main(socket),
             expectation: convert_reply(reply)?,
             within_ms,
+            lenient,
         },
         RawStep::ExpectSilence { socket, ms } => Step::ExpectSilence {
             socket: socket_or_main(socket),

@@ -33,7 +33,7 @@ pub struct Lab {
     /// What the lab's messages mean: the reference transform of a text lab,
     /// or HTTP over the lab's document root; expected replies come from it.
     pub protocol: Protocol,
-    /// The server may listen on a port of its own choosing (`port = "any"`):
+    /// The server may listen on a port of its own choosing (`any_port`):
     /// the tests reach it on the one port it listens on. `port` is then the
     /// handout's example, what a program with `{port}` is told.
     pub any_port: bool,

@@ -40,6 +40,11 @@ pub enum Step {
         expectation: Expectation,
         /// How long to wait for it; the test's own deadline when absent.
         within_ms: Option<u64>,
+        /// The reply's form is judged as a lenient browser would: a test
+        /// about something else (a PNG's bytes, a second request) does not
+        /// fail again for a status line that a stricter test already
+        /// charged. Only protocols with a form to forgive use it (HTTP).
+        lenient: bool,
     },
     /// Nothing may arrive for this long.
     ExpectSilence {

@@ -18,7 +18,7 @@ mod text;
 pub use text::TransformName;
 
 use crate::diagnose::Diagnosis;
-use crate::hint::Hint;
+use crate::hint::{Hint, HintKind};
 
 /// The protocol a lab speaks, built from what its lab file names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +29,12 @@ pub enum Protocol {
     /// HTTP/1.x requests for the files of the lab's document root
     /// (web-server). Sites are interned ([`http::Site::intern`]), so the
     /// protocol stays a small `Copy` value.
-    Http(&'static http::Site),
+    Http {
+        site: &'static http::Site,
+        /// Forgive what a lenient browser forgives in a response's form
+        /// (see [`Protocol::judging`]).
+        lenient: bool,
+    },
 }
 
 /// What arrived so far, judged against the reply expected.
@@ -140,6 +145,26 @@ impl PeerScript {
 }
 
 impl Protocol {
+    /// This protocol judging one `expect` step: strictly, or forgiving what
+    /// a lenient browser forgives (a step's `lenient = true`), so that a
+    /// test fails only for the property it is about.
+    pub fn judging(self, lenient: bool) -> Protocol {
+        match self {
+            Protocol::Text(_) => self,
+            Protocol::Http { site, .. } => Protocol::Http { site, lenient },
+        }
+    }
+
+    /// Whether a test that failed with a hint of `kind` still lets the tests
+    /// that need it run (`after`): a fault of form that lenient tests
+    /// forgive says nothing about what those tests check.
+    pub fn forgiven_later(self, kind: HintKind) -> bool {
+        match self {
+            Protocol::Text(_) => false,
+            Protocol::Http { .. } => http::is_form_fault(kind),
+        }
+    }
+
     /// The protocol of a lab whose file names `transform`.
     pub fn named(transform: TransformName) -> Protocol {
         Protocol::Text(transform)
@@ -151,7 +176,7 @@ impl Protocol {
         match self {
             Protocol::Text(transform) => transform.consumed(unanswered),
             // One request per connection: everything sent is the request.
-            Protocol::Http(_) => unanswered.len(),
+            Protocol::Http { .. } => unanswered.len(),
         }
     }
 
@@ -159,7 +184,7 @@ impl Protocol {
     pub fn reply_to(self, request: &[u8]) -> Vec<u8> {
         match self {
             Protocol::Text(transform) => transform.apply(request),
-            Protocol::Http(site) => site.reference_response(request),
+            Protocol::Http { site, .. } => site.reference_response(request),
         }
     }
 
@@ -167,7 +192,7 @@ impl Protocol {
     pub fn describe_reply(self, request: &[u8]) -> String {
         match self {
             Protocol::Text(transform) => crate::diagnose::shown(&transform.apply(request)),
-            Protocol::Http(site) => site.expected(request).describe(),
+            Protocol::Http { site, .. } => site.expected(request).describe(),
         }
     }
 
@@ -177,13 +202,15 @@ impl Protocol {
     pub fn judge(self, request: &[u8], received: &[u8], closed: bool) -> Judgement {
         match self {
             Protocol::Text(transform) => transform.judge(request, received),
-            Protocol::Http(site) => match http::judge(&site.expected(request), received, closed) {
-                http::Verdict::Incomplete => Judgement::Incomplete,
-                http::Verdict::Right(_) => Judgement::Match {
-                    length: received.len(),
-                },
-                http::Verdict::Wrong(_) | http::Verdict::Malformed(_) => Judgement::Mismatch,
-            },
+            Protocol::Http { site, lenient } => {
+                match http::judge(&site.expected(request), received, closed, lenient) {
+                    http::Verdict::Incomplete => Judgement::Incomplete,
+                    http::Verdict::Right(_) => Judgement::Match {
+                        length: received.len(),
+                    },
+                    http::Verdict::Wrong(_) | http::Verdict::Malformed(_) => Judgement::Mismatch,
+                }
+            }
         }
     }
 
@@ -191,11 +218,14 @@ impl Protocol {
     pub fn diagnose_reply(self, mismatch: &Mismatch<'_>) -> Option<Diagnosis> {
         match self {
             Protocol::Text(transform) => text::diagnose_reply(transform, mismatch),
-            Protocol::Http(site) => {
+            Protocol::Http { site, lenient } => {
                 let expected = site.expected(mismatch.sent);
                 // Judged as final: the diagnosis is asked for once the reply
                 // stopped arriving or the server closed.
-                http::diagnose(&expected, &http::judge(&expected, mismatch.received, true))
+                http::diagnose(
+                    &expected,
+                    &http::judge(&expected, mismatch.received, true, lenient),
+                )
             }
         }
     }
@@ -204,7 +234,7 @@ impl Protocol {
     pub fn peer(self) -> PeerScript {
         match self {
             Protocol::Text(transform) => PeerScript::Text(text::TextPeer::new(transform)),
-            Protocol::Http(site) => PeerScript::Http(http::HttpPeer::new(site)),
+            Protocol::Http { site, .. } => PeerScript::Http(http::HttpPeer::new(site)),
         }
     }
 
@@ -212,7 +242,7 @@ impl Protocol {
     pub fn client_request(self, stdin: &[u8]) -> Vec<u8> {
         match self {
             Protocol::Text(transform) => transform.client_message(stdin),
-            Protocol::Http(_) => http::client_request(stdin),
+            Protocol::Http { .. } => http::client_request(stdin),
         }
     }
 
@@ -221,7 +251,7 @@ impl Protocol {
         match self {
             Protocol::Text(_) => text::contains_in_order(output, replies),
             // A client prints the page it fetched: the body of each response.
-            Protocol::Http(_) => replies.iter().all(|reply| {
+            Protocol::Http { .. } => replies.iter().all(|reply| {
                 let body = rules_body(reply);
                 find(output, body, 0).is_some()
             }),
@@ -233,7 +263,7 @@ impl Protocol {
     pub fn without_line_ending(self, message: &[u8]) -> &[u8] {
         match self {
             Protocol::Text(_) => text::strip_newline(message),
-            Protocol::Http(_) => message,
+            Protocol::Http { .. } => message,
         }
     }
 
@@ -241,7 +271,7 @@ impl Protocol {
     pub fn client_hint(self, symptom: ClientSymptom) -> Option<Hint> {
         match self {
             Protocol::Text(transform) => transform.client_hint(symptom),
-            Protocol::Http(_) => http::client_hint(symptom),
+            Protocol::Http { .. } => http::client_hint(symptom),
         }
     }
 }

@@ -25,7 +25,7 @@ impl Grading<'_> {
         let cell = Cell::open(&options).map_err(|err| {
             BuildFailure::Failed(format!("grader error: opening a cell for the build: {err}"))
         })?;
-        let mut spec = program::spawn_spec(plan, build, self.lab.port);
+        let mut spec = program::spawn_spec(plan, build, self.lab.port, false);
         spec.env.push(("CARGO_TERM_COLOR".into(), "never".into()));
         let process = cell.spawn(&spec).map_err(|err| {
             BuildFailure::Failed(format!(

@@ -63,7 +63,7 @@ impl Grading<'_> {
             }
         };
         // Held until the test's record is made: the port stays this test's.
-        let port = match program::choose_port(&cell, program, self.lab.port) {
+        let port = match program::choose_port(&cell, program, self.lab.port, false) {
             Ok(port) => port,
             Err(message) => {
                 let outcome = Outcome::Error { message };
@@ -80,7 +80,7 @@ impl Grading<'_> {
             deadline: started + timeout,
             client_closes_first: program::peer_lets_client_close_first(&cell),
             client: Some(StudentClient {
-                spawn: program::spawn_spec(plan, program, port.number),
+                spawn: program::spawn_spec(plan, program, port.number, false),
                 display: program.display.clone(),
                 workdir: plan.workdir.clone(),
             }),

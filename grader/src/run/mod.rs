@@ -135,7 +135,7 @@ pub fn grade(
     };
     // A lab's files (a web server's document root) go beside the program,
     // in the grading's own copy only: never into a directory of the user's.
-    if let Protocol::Http(site) = lab.protocol {
+    if let Protocol::Http { site, .. } = lab.protocol {
         if plan.workdir.starts_with(scratch.path()) {
             if let Err(err) = crate::lab::files::place(site, &plan.workdir) {
                 return Err(BadInput(format!("placing the lab's files: {err}")));
@@ -198,12 +198,19 @@ impl<'a> Grading<'a> {
     /// The earlier test of `after` that did not pass, if any: `test` is not
     /// worth running, for the reason that test already shows.
     fn failed_prerequisite(&self, test: &TestCase) -> Option<String> {
+        let spoils = |done: &TestResult| {
+            done.outcome != Outcome::Pass
+                && !done
+                    .hint
+                    .as_ref()
+                    .is_some_and(|hint| self.lab.protocol.forgiven_later(hint.kind))
+        };
         test.after
             .iter()
             .find(|id| {
                 self.tests
                     .iter()
-                    .any(|done| &done.id == *id && done.outcome != Outcome::Pass)
+                    .any(|done| &done.id == *id && spoils(done))
             })
             .cloned()
     }

@@ -60,7 +60,7 @@ pub fn environment(plan: &Plan, port: u16) -> Vec<(String, String)> {
 
 /// How to start `program` told to use `port`, in the submission's copy,
 /// with standard input left idle (a client test gives its own).
-pub fn spawn_spec(plan: &Plan, program: &ProgramPlan, port: u16) -> SpawnSpec {
+pub fn spawn_spec(plan: &Plan, program: &ProgramPlan, port: u16, any_port: bool) -> SpawnSpec {
     let (binary, args) = program.render(&cell::CELL_HOST.to_string(), port);
     SpawnSpec {
         program: binary,
@@ -68,6 +68,7 @@ pub fn spawn_spec(plan: &Plan, program: &ProgramPlan, port: u16) -> SpawnSpec {
         cwd: plan.workdir.clone(),
         env: environment(plan, port),
         stdin: None,
+        any_tcp_port: any_port,
     }
 }
 
@@ -79,13 +80,26 @@ pub struct Port {
 }
 
 /// The port `program` gets in `cell`.
-pub fn choose_port(cell: &Cell, program: &ProgramPlan, lab_port: u16) -> Result<Port, String> {
+pub fn choose_port(
+    cell: &Cell,
+    program: &ProgramPlan,
+    lab_port: u16,
+    any_port: bool,
+) -> Result<Port, String> {
     match cell.tier() {
         // Every namespace cell has the whole port range to itself.
         Tier::Namespace => Ok(Port {
             number: lab_port,
             lock: None,
         }),
+        // A server that chooses its own port may choose anyone's: such
+        // gradings take turns on this machine, one at a time.
+        Tier::Process if any_port => PortLock::acquire_any_port()
+            .map(|lock| Port {
+                number: lab_port,
+                lock: Some(lock),
+            })
+            .map_err(|err| format!("grader error: {err}")),
         Tier::Process if program.port_aware() => cell::free_port()
             .map(|number| Port { number, lock: None })
             .map_err(|err| format!("grader error: finding a free port: {err}")),

@@ -221,9 +221,9 @@ impl Grading<'_> {
         run: &mut ProgramRun,
     ) -> Result<RunningServer, Failure> {
         let cell = self.open_cell().map_err(Failure::grader_message)?;
-        let spec_port =
-            program::choose_port(&cell, program, self.lab.port).map_err(Failure::grader_message)?;
-        let spec = program::spawn_spec(plan, program, spec_port.number);
+        let spec_port = program::choose_port(&cell, program, self.lab.port, self.lab.any_port)
+            .map_err(Failure::grader_message)?;
+        let spec = program::spawn_spec(plan, program, spec_port.number, self.lab.any_port);
         let mut waited_for_port = false;
         loop {
             let process = cell.spawn(&spec).map_err(|err| {
