@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 mod client_setup;
 pub mod http;
+pub mod http_response;
 pub mod smtp;
 pub mod smtp_client;
 pub mod tcp_lines;
@@ -23,6 +24,7 @@ pub mod transform;
 pub mod udp_count_s;
 pub mod udp_pinger;
 pub mod udp_uppercase;
+pub mod web_client;
 pub mod web_proxy;
 pub mod web_server;
 
@@ -149,7 +151,7 @@ pub fn run_client(
                 "" => "/",
                 path => path,
             };
-            web_server::run_client(host, port, target, output)
+            web_client::run_client(host, port, target, output)
         }
         Lab::UdpPinger => udp_pinger::run_client(
             host,

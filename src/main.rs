@@ -135,9 +135,12 @@ fn main() -> ExitCode {
             let mut input = io::stdin().lock();
             let mut output = io::stdout().lock();
             let outcome = match (lab, path) {
-                (Lab::WebServer, path) => {
-                    web_server::run_client(&host, port, path.as_deref().unwrap_or("/"), &mut output)
-                }
+                (Lab::WebServer, path) => socklab::web_client::run_client(
+                    &host,
+                    port,
+                    path.as_deref().unwrap_or("/"),
+                    &mut output,
+                ),
                 (Lab::SmtpClient, None) => socklab::smtp_client::run_client(
                     &host,
                     port,

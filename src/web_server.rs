@@ -21,7 +21,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::client_setup;
-use crate::http::{self, Parsed, RequestError, Resolved};
+use crate::http::{self, RequestError, Resolved};
 
 /// The handout's example port.
 pub const DEFAULT_PORT: u16 = 6789;
@@ -29,9 +29,6 @@ pub const DEFAULT_PORT: u16 = 6789;
 /// How long a connection may take to send its request. A browser sends at
 /// once; a connection that stays silent this long is closed.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long the client waits for the whole response.
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves files from `root` forever, one thread per connection.
 ///
@@ -168,63 +165,5 @@ fn send(
     ))?;
     connection.write_all(body)?;
     // `connectionSocket.close()` happens when `connection` is dropped.
-    Ok(())
-}
-
-/// The handout's optional client: `client.py server_host server_port
-/// filename`. Sends one GET for `target` and prints the response: the status
-/// line and headers as text, then the body's bytes as they came.
-pub fn run_client(host: &str, port: u16, target: &str, output: &mut dyn Write) -> io::Result<()> {
-    let target = if target.starts_with('/') {
-        target.to_owned()
-    } else {
-        format!("/{target}")
-    };
-    let mut connection = client_setup::connect(host, port)?;
-    connection.write_all(&http::get_request(host, &target, "HTTP/1.1"))?;
-    connection.set_read_timeout(Some(RESPONSE_TIMEOUT))?;
-
-    // Read until the response is complete: `Content-Length` bytes of body, or
-    // the server's close when it sends no length.
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 4096];
-    let response = loop {
-        let closed = match connection.read(&mut buffer) {
-            Ok(0) => true,
-            Ok(length) => {
-                received.extend_from_slice(&buffer[..length]);
-                false
-            }
-            Err(error) if client_setup::is_timeout(&error) => {
-                return Err(io::Error::new(
-                    ErrorKind::TimedOut,
-                    format!(
-                        "the server sent no complete response within {} seconds",
-                        RESPONSE_TIMEOUT.as_secs()
-                    ),
-                ));
-            }
-            Err(error) => return Err(error),
-        };
-        match http::parse_response(&received, closed) {
-            Parsed::Incomplete => continue,
-            Parsed::Complete(response) => break response,
-            Parsed::Malformed(fault) => {
-                return Err(io::Error::new(
-                    ErrorKind::InvalidData,
-                    format!("the server's response is not valid HTTP: {fault}"),
-                ));
-            }
-        }
-    };
-    output.write_all(&received[..response.head_length])?;
-    output.write_all(&response.body)?;
-    output.flush()?;
-    if response.status >= 400 {
-        return Err(io::Error::other(format!(
-            "the server answered {} {}",
-            response.status, response.reason
-        )));
-    }
     Ok(())
 }

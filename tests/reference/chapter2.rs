@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use socklab::http::{self, Parsed};
+use socklab::http;
+use socklab::http_response::{self, Parsed};
 use socklab::smtp::{self, Behaviour, Session};
 use socklab::udp_pinger::{self, Fate, LossPlan};
 use socklab::{smtp_client, web_proxy};
@@ -159,7 +160,7 @@ fn through_proxy(proxy: SocketAddr, target: &str) -> Vec<u8> {
         .write_all(&http::get_request("localhost", target, "HTTP/1.1"))
         .unwrap();
     let bytes = read_to_close(&stream);
-    match http::parse_response(&bytes, true) {
+    match http_response::parse_response(&bytes, true) {
         Parsed::Complete(response) => response.body,
         other => panic!("through the proxy, {target} got {other:?}"),
     }

@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::thread;
 
-use socklab::http::{self, Parsed, Response};
+use socklab::http;
+use socklab::http_response::{self, Parsed, Response};
 use socklab::web_server;
 
 use crate::support::{read_to_close, tcp_connect};
@@ -39,7 +40,7 @@ fn get(server: SocketAddr, target: &str) -> Response {
         server,
         &[&http::get_request("localhost", target, "HTTP/1.1")],
     );
-    match http::parse_response(&bytes, true) {
+    match http_response::parse_response(&bytes, true) {
         Parsed::Complete(response) => response,
         other => panic!("GET {target}: not a valid response: {other:?}"),
     }
@@ -100,7 +101,7 @@ fn survives_an_empty_connection_and_a_request_in_pieces() {
             b"\r\n",
         ],
     );
-    let Parsed::Complete(response) = http::parse_response(&bytes, true) else {
+    let Parsed::Complete(response) = http_response::parse_response(&bytes, true) else {
         panic!("the request in pieces got {bytes:?}");
     };
     assert_eq!(response.status, 200);

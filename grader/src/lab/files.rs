@@ -39,6 +39,58 @@ pub const OUTSIDE_FILE: &str = "socklab-outside.txt";
 pub const OUTSIDE_CONTENT: &[u8] =
     b"This file is outside the web server's folder: no request may reach it.\n";
 
+/// A file of seeded bytes the lab adds to its folder (`[lab] filler`):
+/// larger than any socket buffer, so that a client leaving mid-response
+/// really leaves while the server is still sending.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filler {
+    pub path: String,
+    pub bytes: usize,
+}
+
+/// The largest filler: 32 MiB.
+pub const MAX_FILLER_BYTES: usize = 32 * 1024 * 1024;
+
+/// The bytes of a filler: the same on every machine, and not text (no
+/// line of it is valid UTF-8), so that only a binary-safe server sends it.
+pub fn filler_bytes(length: usize) -> Vec<u8> {
+    let mut state: u32 = 0x2545_F491;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 24) as u8 | 0x80
+        })
+        .collect()
+}
+
+/// Reads the folder `folder` of `base` into a site, with `filler` added.
+/// Errors say what is wrong in a sentence that names the folder.
+pub fn read_with(
+    base: FilesBase<'_>,
+    folder: &str,
+    filler: Option<&Filler>,
+) -> Result<&'static Site, String> {
+    let site = read(base, folder)?;
+    let Some(filler) = filler else {
+        return Ok(site);
+    };
+    if !is_plain_relative(Path::new(&filler.path)) || filler.bytes > MAX_FILLER_BYTES {
+        return Err(format!(
+            "`filler` must name a plain path inside the folder and at most {} MiB",
+            MAX_FILLER_BYTES / 1024 / 1024
+        ));
+    }
+    let mut files: BTreeMap<String, Vec<u8>> = site
+        .files()
+        .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
+        .collect();
+    files.insert(filler.path.clone(), filler_bytes(filler.bytes));
+    Ok(Site::intern(Site::new(files)))
+}
+
 /// Reads the folder `folder` of `base` into a site. Errors say what is
 /// wrong in a sentence that names the folder.
 pub fn read(base: FilesBase<'_>, folder: &str) -> Result<&'static Site, String> {

@@ -195,8 +195,8 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
                     "HTTP runs over `transport = \"tcp\"`".into(),
                 ));
             }
-            let site =
-                files::read(files, folder).map_err(|message| lab_key_error("files", message))?;
+            let site = files::read_with(files, folder, raw.lab.filler.as_ref())
+                .map_err(|message| lab_key_error("files", message))?;
             Protocol::Http {
                 site,
                 lenient: false,
@@ -468,6 +468,8 @@ struct RawLabInfo {
     any_port: bool,
     /// The folder, beside the lab file, put beside the student's program.
     files: Option<String>,
+    /// A large file of seeded bytes added to `files`.
+    filler: Option<files::Filler>,
     /// The parts this assignment grades; every part with tests when absent.
     parts: Option<Spanned<Vec<Part>>>,
     #[serde(default)]

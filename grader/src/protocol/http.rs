@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use socklab::http::{self as rules, Parsed, Resolved, Response, ResponseFault};
+use socklab::http::{self as rules, Resolved};
+use socklab::http_response::{Parsed, Response, ResponseFault, parse_response};
 
 use super::{AfterTurn, ClientSymptom, PeerTurn};
 use crate::diagnose::Diagnosis;
@@ -171,14 +172,14 @@ pub fn judge(expected: &Expected, received: &[u8], closed: bool, lenient: bool) 
     // another test's business.
     if let (Expected::Refused { .. }, true) = (expected, lenient) {
         if contains(received, crate::lab::files::OUTSIDE_CONTENT) {
-            if let Parsed::Complete(response) = rules::parse_response(received, closed) {
+            if let Parsed::Complete(response) = parse_response(received, closed) {
                 return Verdict::Wrong(Wrong::Status {
                     expected: 404,
                     response,
                 });
             }
         } else if closed {
-            if let Parsed::Malformed(_) = rules::parse_response(received, closed) {
+            if let Parsed::Malformed(_) = parse_response(received, closed) {
                 return Verdict::Right(Response {
                     minor_version: 1,
                     status: 0,
@@ -191,7 +192,7 @@ pub fn judge(expected: &Expected, received: &[u8], closed: bool, lenient: bool) 
             }
         }
     }
-    let response = match rules::parse_response(received, closed) {
+    let response = match parse_response(received, closed) {
         Parsed::Incomplete => return Verdict::Incomplete,
         Parsed::Malformed(fault) => return Verdict::Malformed(fault),
         Parsed::Complete(response) => response,
@@ -538,9 +539,12 @@ mod tests {
     fn a_right_answer_is_right_only_when_whole() {
         let expected = site().expected(&get("/HelloWorld.html"));
         let bytes = response("200 OK", b"<h1>Hi</h1>\r\n");
-        assert!(matches!(judge(&expected, &bytes, true), Verdict::Right(_)));
+        assert!(matches!(
+            judge(&expected, &bytes, true, false),
+            Verdict::Right(_)
+        ));
         assert_eq!(
-            judge(&expected, &bytes[..bytes.len() - 3], false),
+            judge(&expected, &bytes[..bytes.len() - 3], false, false),
             Verdict::Incomplete
         );
         // The handout's solution: no length, the file, then "\r\n", then close.

@@ -127,6 +127,8 @@ const REFERENCE_MODULES: &[&str] = &[
     "tcp_uppercase",
     "udp_count_s",
     "tcp_lines",
+    "http",
+    "web_server",
 ];
 
 /// Copies `labs/<lab>` to `destination` (build output aside) and completes
@@ -329,6 +331,7 @@ lab_proofs! {
     tcp_uppercase => "tcp-uppercase",
     udp_count_s => "udp-count-s",
     tcp_lines => "tcp-lines",
+    web_server => "web-server",
 }
 
 /// Each lab crate's `tests/lab.rs` lists the lab file's tests, one `#[test]`
