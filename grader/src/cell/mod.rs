@@ -353,12 +353,12 @@ impl Cell {
                 Protection::held(Guard::User, "programs run as the grader's own user, which is not root")
             }
             (Some(sandbox), Tier::Process) => match sandbox.uid() {
-                Some(uid) => Protection::held(
+                // The uid itself is left out: it differs from one grading
+                // to the next, and a report must not.
+                Some(_) => Protection::held(
                     Guard::User,
-                    format!(
-                        "programs run as uid {uid}, leased to this grading (as root without any \
-                         capability when their toolchain is not reachable by an unprivileged user)"
-                    ),
+                    "programs run as an unprivileged uid leased to this grading (as root without \
+                     any capability when their toolchain is not reachable by an unprivileged user)",
                 ),
                 None => Protection::missing(
                     Guard::User,
@@ -366,16 +366,14 @@ impl Cell {
                 ),
             },
             (Some(sandbox), Tier::Namespace) => match (sandbox.uid(), view.is_ok()) {
-                (Some(uid), true) => Protection::held(
+                (Some(_), true) => Protection::held(
                     Guard::User,
-                    format!("the cell's programs run as its uid 1, which is uid {uid} outside, leased to this grading"),
+                    "the cell's programs run as its uid 1, an unprivileged uid outside leased to this grading",
                 ),
-                (Some(uid), false) => Protection::held(
+                (Some(_), false) => Protection::held(
                     Guard::User,
-                    format!(
-                        "the cell's programs run as its uid 1, which is uid {uid} outside (as root \
-                         without any capability when their toolchain is not reachable by an unprivileged user)"
-                    ),
+                    "the cell's programs run as its uid 1, an unprivileged uid outside (as root \
+                     without any capability when their toolchain is not reachable by an unprivileged user)",
                 ),
                 (None, _) => Protection::missing(
                     Guard::User,
@@ -455,10 +453,10 @@ impl Cell {
                     self.limits.processes
                 ),
             ),
-            (Err(_), Tier::Process, Some(uid)) => Protection::held(
+            (Err(_), Tier::Process, Some(_)) => Protection::held(
                 Guard::Processes,
                 format!(
-                    "{} processes for uid {uid} (RLIMIT_NPROC)",
+                    "{} processes for the leased uid (RLIMIT_NPROC)",
                     self.limits.processes
                 ),
             ),

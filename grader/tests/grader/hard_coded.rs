@@ -73,6 +73,7 @@ fn spawn(cell: &Cell, scratch: &Path, program: &str, args: &[&str]) -> CellProce
         cwd: scratch.to_path_buf(),
         env: environment(scratch),
         stdin: Some(Vec::new()),
+        any_tcp_port: false,
     };
     cell.spawn(&spec).expect("the program starts")
 }
