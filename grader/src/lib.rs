@@ -23,6 +23,7 @@ pub mod interpreter;
 pub mod lab;
 pub mod limits;
 pub mod outcome;
+pub mod plan;
 pub mod protocol;
 pub mod readiness;
 pub mod report;

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::lab::{Kind, Part, Visibility};
 
 /// The largest seed (see [`crate::sentence::MAX_SEED`]); results carry seeds.
@@ -235,5 +237,50 @@ impl SubmissionResult {
 
     pub fn max_score(&self) -> u32 {
         self.tests.iter().map(|test| test.max_score).sum()
+    }
+}
+
+/// The submission's status, as in its result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowStatus {
+    Graded,
+    /// It was graded, and scored zero because nothing of it could run.
+    NotRunnable,
+    /// The grader could not grade it; never charged to the student.
+    Error,
+}
+
+impl RowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowStatus::Graded => "graded",
+            RowStatus::NotRunnable => "not_runnable",
+            RowStatus::Error => "error",
+        }
+    }
+}
+
+/// A test's status, as [`Outcome`] names it: what gradebooks and pages
+/// keep of an outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestStatus {
+    Pass,
+    Fail,
+    Timeout,
+    Error,
+    Skipped,
+}
+
+impl TestStatus {
+    pub fn of(outcome: &Outcome) -> TestStatus {
+        match outcome {
+            Outcome::Pass => TestStatus::Pass,
+            Outcome::Fail { .. } => TestStatus::Fail,
+            Outcome::Timeout { .. } => TestStatus::Timeout,
+            Outcome::Error { .. } => TestStatus::Error,
+            Outcome::Skipped { .. } => TestStatus::Skipped,
+        }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::submission::ProgramPlan;
+use crate::plan::ProgramPlan;
 
 /// A language the conventions know.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use language::Language;
 
 use crate::lab::{Lab, Part, Transport};
-use crate::submission::{Plan, PlanError, ProgramPlan, python2_marker, python3};
+use crate::plan::{Plan, PlanError, ProgramPlan, python2_marker, python3};
 
 /// How deep a chain of lone folders is followed (`submission/lab2/src/`).
 const NESTING: usize = 3;

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::hint::HintKind;
 use crate::lab::Lab;
-use crate::outcome::{Outcome, SubmissionResult, SubmissionStatus};
+pub use crate::outcome::{RowStatus, TestStatus};
+use crate::outcome::{SubmissionResult, SubmissionStatus};
 use crate::report::json::SCHEMA_VERSION;
 
 pub use merge::{MergeError, Merged, merge};
@@ -75,27 +76,6 @@ pub struct Row {
     pub tests: Vec<TestMark>,
 }
 
-/// The submission's status, as in its result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowStatus {
-    Graded,
-    /// It was graded, and scored zero because nothing of it could run.
-    NotRunnable,
-    /// The grader could not grade it; never charged to the student.
-    Error,
-}
-
-impl RowStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RowStatus::Graded => "graded",
-            RowStatus::NotRunnable => "not_runnable",
-            RowStatus::Error => "error",
-        }
-    }
-}
-
 /// How one test of one submission ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestMark {
@@ -107,29 +87,6 @@ pub struct TestMark {
     /// before hint kinds existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hint_kind: Option<HintKind>,
-}
-
-/// A test's status, as the result model's [`Outcome`] names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TestStatus {
-    Pass,
-    Fail,
-    Timeout,
-    Error,
-    Skipped,
-}
-
-impl TestStatus {
-    pub fn of(outcome: &Outcome) -> TestStatus {
-        match outcome {
-            Outcome::Pass => TestStatus::Pass,
-            Outcome::Fail { .. } => TestStatus::Fail,
-            Outcome::Timeout { .. } => TestStatus::Timeout,
-            Outcome::Error { .. } => TestStatus::Error,
-            Outcome::Skipped { .. } => TestStatus::Skipped,
-        }
-    }
 }
 
 /// A part of a class graded on its own: the submissions (sorted by name) at

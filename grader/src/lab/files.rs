@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path};
 
-use crate::protocol::http::Site;
+use crate::protocol::http::{OUTSIDE_CONTENT, OUTSIDE_FILE, Site};
 
 /// Where a lab's `files` folder is found.
 #[derive(Clone, Copy, Debug)]
@@ -29,15 +29,6 @@ pub const MAX_FILES: usize = 64;
 
 /// At most this many bytes in all: every working copy gets a copy.
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
-
-/// The name of the file the grader puts one folder *above* the working
-/// copy, where a server that serves `/../` paths would find it: a test asks
-/// for it and expects a refusal.
-pub const OUTSIDE_FILE: &str = "socklab-outside.txt";
-
-/// The bytes of [`OUTSIDE_FILE`].
-pub const OUTSIDE_CONTENT: &[u8] =
-    b"This file is outside the web server's folder: no request may reach it.\n";
 
 /// A file of seeded bytes the lab adds to its folder (`[lab] filler`):
 /// larger than any socket buffer, so that a client leaving mid-response

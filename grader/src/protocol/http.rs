@@ -18,6 +18,15 @@ use super::{AfterTurn, ClientSymptom, PeerTurn};
 use crate::diagnose::Diagnosis;
 use crate::hint::{Hint, HintKind};
 
+/// The name of the file the runner puts one folder *above* the working
+/// copy, where a server that serves `/../` paths would find it: a test asks
+/// for it and expects a refusal.
+pub const OUTSIDE_FILE: &str = "socklab-outside.txt";
+
+/// The bytes of [`OUTSIDE_FILE`].
+pub const OUTSIDE_CONTENT: &[u8] =
+    b"This file is outside the web server's folder: no request may reach it.\n";
+
 /// The files a web-server lab serves, by path under the document root
 /// (`images/logo.png`), as the grader placed them beside the server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -171,7 +180,7 @@ pub fn judge(expected: &Expected, received: &[u8], closed: bool, lenient: bool) 
     // folder is not served; how a lenient browser would read the refusal is
     // another test's business.
     if let (Expected::Refused { .. }, true) = (expected, lenient) {
-        if contains(received, crate::lab::files::OUTSIDE_CONTENT) {
+        if contains(received, OUTSIDE_CONTENT) {
             if let Parsed::Complete(response) = parse_response(received, closed) {
                 return Verdict::Wrong(Wrong::Status {
                     expected: 404,

@@ -23,10 +23,10 @@ use serde::Deserialize;
 
 use super::Audience;
 use crate::escape::html;
-use crate::gradebook::{RowStatus, TestStatus};
 use crate::hint::HintKind;
 use crate::lab::{Kind, Part, Visibility};
 use crate::outcome::SubmissionResult;
+use crate::outcome::{RowStatus, TestStatus};
 
 /// The page's style sheet: system fonts, light and dark, and print rules.
 const STYLE: &str = r#"
