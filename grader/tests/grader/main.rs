@@ -12,6 +12,7 @@ mod files;
 mod formats;
 mod hard_coded;
 mod html;
+mod http_clients;
 mod lab_fuzz;
 pub mod labs;
 mod languages;
