@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::Clock;
 use super::failure::Failure;
 use super::transcript::Transcript;
-use crate::cell::{CELL_HOST, Cell};
+use crate::cell::{CELL_HOST, Cell, CellProcess};
 use crate::lab::{Send, SocketName, Transport};
 use crate::outcome::TranscriptEvent;
 
@@ -43,6 +43,9 @@ pub(super) enum ReadResult {
 /// The grader's named sockets of one test.
 pub(super) struct Sockets<'a> {
     cell: &'a Cell,
+    /// The student's server, in a server test: a wait for a datagram ends
+    /// when it has died (a dead server's TCP connections end by themselves).
+    pub(super) server: Option<&'a CellProcess>,
     pub(super) target: SocketAddr,
     pub(super) clock: Clock,
     pub(super) transcript: Transcript,
@@ -74,12 +77,14 @@ fn close_quietly(connection: Connection) {
 impl<'a> Sockets<'a> {
     pub(super) fn new(
         cell: &'a Cell,
+        server: Option<&'a CellProcess>,
         port: u16,
         clock: Clock,
         transcript: Transcript,
     ) -> Sockets<'a> {
         Sockets {
             cell,
+            server,
             target: SocketAddr::new(CELL_HOST, port),
             clock,
             transcript,

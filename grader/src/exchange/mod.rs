@@ -28,7 +28,7 @@ pub use transcript::{grader_note, sent_bytes};
 
 use std::time::{Duration, Instant};
 
-use crate::cell::{Cell, ProgramEnd};
+use crate::cell::{Cell, CellProcess, ProgramEnd};
 use crate::lab::{Payload, Send, Step};
 use crate::outcome::TranscriptEntry;
 use crate::protocol::Protocol;
@@ -74,6 +74,8 @@ pub struct Setup<'a> {
     pub client_closes_first: bool,
     /// The student's client, in a client test.
     pub client: Option<StudentClient>,
+    /// The student's server, in a server test: waits end when it dies.
+    pub server: Option<&'a CellProcess>,
 }
 
 /// How a test ended, with everything `run/` records.
@@ -115,7 +117,13 @@ impl<'a> Exchange<'a> {
             rng: setup.rng,
             clock,
             client_closes_first: setup.client_closes_first,
-            sockets: Sockets::new(setup.cell, setup.port, clock, transcript.clone()),
+            sockets: Sockets::new(
+                setup.cell,
+                setup.server,
+                setup.port,
+                clock,
+                transcript.clone(),
+            ),
             transcript,
             peer: None,
             client: setup.client.map(ClientRoom::new),

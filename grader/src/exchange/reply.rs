@@ -13,11 +13,15 @@ use std::time::{Duration, Instant};
 use super::connection::{Connection, ReadResult, Sockets};
 use super::expect;
 use super::failure::{Failure, FailureKind, TestHint};
+use crate::cell::CellProcess;
 use crate::diagnose::{Diagnosis, shown, shown_or_nothing};
 use crate::hint::HintKind;
 use crate::lab::Expectation;
 use crate::outcome::TranscriptEvent;
 use crate::protocol::{Judgement, Mismatch, Protocol};
+
+/// How often a datagram wait looks whether the server has died.
+const SERVER_LOOK: Duration = Duration::from_millis(2);
 
 impl Sockets<'_> {
     pub(super) fn expect(
@@ -41,22 +45,37 @@ impl Sockets<'_> {
         wait: Duration,
     ) -> Result<(), Failure> {
         let target = self.target;
+        let server = self.server;
         let Connection::Udp { socket, unanswered } = self.get(name) else {
             unreachable!("a UDP socket")
         };
         let sent = unanswered.pop_front().unwrap_or_default();
         let mut buffer = vec![0u8; 65536];
-        // Seam: this wait could end as soon as the server has exited, with
-        // the server's process handed down in `Setup` and its exit polled
-        // between shorter read timeouts here. Today a dead server's silence
-        // is waited out to the deadline; the verdict (a timeout) is the same.
         let deadline = Instant::now() + wait;
         let (length, from) = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(self.mismatch(protocol, name, &sent, expectation, &[], true));
             }
-            let _ = socket.set_read_timeout(Some(left));
+            // A dead server sends nothing more, and UDP says nothing of it:
+            // the wait looks at the server's exit every few milliseconds, so
+            // a crash ends the test at once rather than at its deadline. The
+            // verdict is the one the deadline would give (no reply).
+            if let Some(exit) = server.and_then(CellProcess::exit) {
+                let mut failure = self.mismatch(protocol, name, &sent, expectation, &[], true);
+                let details = failure
+                    .message
+                    .split_once('\n')
+                    .map_or(String::new(), |(_, details)| details.to_string());
+                failure.message =
+                    format!("Your server ended ({exit}) before it replied.\n{details}");
+                return Err(failure);
+            }
+            let slice = match server {
+                Some(_) => left.min(SERVER_LOOK),
+                None => left,
+            };
+            let _ = socket.set_read_timeout(Some(slice));
             match socket.recv_from(&mut buffer) {
                 Ok(got) => break got,
                 Err(err)

@@ -84,6 +84,7 @@ impl Grading<'_> {
                 display: program.display.clone(),
                 workdir: plan.workdir.clone(),
             }),
+            server: None,
         })
         .run(&test.steps);
         drop(port);

@@ -201,6 +201,7 @@ impl Grading<'_> {
             deadline: started + timeout,
             client_closes_first: program::peer_lets_client_close_first(&running.cell),
             client: None,
+            server: Some(&running.process),
         })
         .run(&test.steps);
         let (result, transcript) = (ended.result, ended.transcript);
