@@ -4,10 +4,10 @@
 //!
 //! Seams for later: a lossy or delayed plan (the pinger's) is one more
 //! `PeerBehaviour`, applied in `replies_for` to each reply the protocol's
-//! script gives. The peer's loops wake every `PEER_TICK` to see whether the
-//! test ended; an accept and a join with the test's deadline (a poll on the
-//! listener and a stop pipe) would replace those ticks without touching the
-//! script or the behaviours.
+//! script gives. Accepts and reads block, so a client's connection and
+//! bytes are taken the moment they arrive; they are bounded by `PEER_TICK`
+//! only so that the loops see when the test ended (a stop pipe polled with
+//! the socket would remove even that wake-up).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -226,11 +226,13 @@ impl PeerContext {
     }
 
     fn serve_tcp(&self, listener: TcpListener) {
-        let _ = listener.set_nonblocking(true);
+        // A blocking accept bounded by SO_RCVTIMEO: a client's connection is
+        // taken the moment it arrives, and the loop still wakes every tick
+        // to see whether the test ended.
+        let _ = socket2::SockRef::from(&listener).set_read_timeout(Some(PEER_TICK));
         while !self.stopping() {
             match listener.accept() {
                 Ok((stream, _)) => {
-                    let _ = stream.set_nonblocking(false);
                     self.transcript.record(
                         PEER_CHANNEL,
                         TranscriptEvent::Note("accepted a connection from the client".into()),
@@ -244,7 +246,12 @@ impl PeerContext {
                     }
                     self.serve_connection(stream);
                 }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => std::thread::sleep(PEER_TICK),
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                // Anything else (out of descriptors, say) is not worth a busy loop.
                 Err(_) => std::thread::sleep(PEER_TICK),
             }
         }
