@@ -133,18 +133,15 @@ impl MountView {
         pivot_root(base, &old_root).map_err(|err| step("pivot_root", err))?;
         chdir(Path::new("/"))?;
         let old = Path::new(OLD_ROOT);
-        for entry in &self.entries {
-            match entry {
-                Entry::Link { at, target } => {
-                    make_parents(at)?;
-                    symlink(target, at).map_err(|err| step_at("a link", at, err))?;
-                }
-                Entry::ReadOnly { at, source } => {
-                    bind_read_only(&under(old, source), at)
-                        .map_err(|err| step_at("binding", at, err))?;
-                }
-            }
-        }
+        // What lives under the host's /tmp (a grader built in a checkout
+        // there, a toolchain) is bound after the cell's own /tmp, inside it,
+        // instead of being hidden by it; everything else before, as the
+        // scratch copy's overlay must cover what it holds.
+        let (under_tmp, elsewhere): (Vec<&Entry>, Vec<&Entry>) = self
+            .entries
+            .iter()
+            .partition(|entry| self.goes_in_cell_tmp(entry));
+        self.bind_entries(old, &elsewhere)?;
         self.mount_devices(old)?;
         let proc_dir = Path::new("/proc");
         make_dir(proc_dir)?;
@@ -157,12 +154,41 @@ impl MountView {
         )
         .map_err(|err| step("/proc", err))?;
         self.mount_disk(old)?;
+        self.bind_entries(old, &under_tmp)?;
         detach(old).map_err(|err| step("detaching the old root", err))?;
         remove_dir(old)?;
         // Nothing may be created in the root itself.
         set_attributes(Path::new("/"), MOUNT_ATTR_RDONLY, false)
             .map_err(|err| step("the read-only root", err))?;
         chdir(&self.workdir)
+    }
+
+    /// Whether `entry` is under `/tmp` but neither inside the scratch copy
+    /// (which its overlay shows) nor holding it.
+    fn goes_in_cell_tmp(&self, entry: &Entry) -> bool {
+        let at = match entry {
+            Entry::Link { at, .. } | Entry::ReadOnly { at, .. } => at,
+        };
+        at.starts_with("/tmp")
+            && at != Path::new("/tmp")
+            && !at.starts_with(&self.scratch)
+            && !self.scratch.starts_with(at)
+    }
+
+    fn bind_entries(&self, old: &Path, entries: &[&Entry]) -> std::io::Result<()> {
+        for entry in entries {
+            match entry {
+                Entry::Link { at, target } => {
+                    make_parents(at)?;
+                    symlink(target, at).map_err(|err| step_at("a link", at, err))?;
+                }
+                Entry::ReadOnly { at, source } => {
+                    bind_read_only(&under(old, source), at)
+                        .map_err(|err| step_at("binding", at, err))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `/dev`: a small tmpfs with the device nodes bound from the host and
