@@ -64,27 +64,28 @@ pub fn read_with(
     folder: &str,
     filler: Option<&Filler>,
 ) -> Result<&'static Site, String> {
-    let site = read(base, folder)?;
-    let Some(filler) = filler else {
-        return Ok(site);
-    };
-    if !is_plain_relative(Path::new(&filler.path)) || filler.bytes > MAX_FILLER_BYTES {
-        return Err(format!(
-            "`filler` must name a plain path inside the folder and at most {} MiB",
-            MAX_FILLER_BYTES / 1024 / 1024
-        ));
+    let mut files = read_folder(base, folder)?;
+    if let Some(filler) = filler {
+        if !is_plain_relative(Path::new(&filler.path)) || filler.bytes > MAX_FILLER_BYTES {
+            return Err(format!(
+                "`filler` must name a plain path inside the folder and at most {} MiB",
+                MAX_FILLER_BYTES / 1024 / 1024
+            ));
+        }
+        files.insert(filler.path.clone(), filler_bytes(filler.bytes));
     }
-    let mut files: BTreeMap<String, Vec<u8>> = site
-        .files()
-        .map(|(path, bytes)| (path.to_owned(), bytes.to_vec()))
-        .collect();
-    files.insert(filler.path.clone(), filler_bytes(filler.bytes));
+    // Interned once, whole: the folder alone is never a site of its own.
     Ok(Site::intern(Site::new(files)))
 }
 
 /// Reads the folder `folder` of `base` into a site. Errors say what is
 /// wrong in a sentence that names the folder.
 pub fn read(base: FilesBase<'_>, folder: &str) -> Result<&'static Site, String> {
+    read_with(base, folder, None)
+}
+
+/// The files of the folder `folder` of `base`, by path.
+fn read_folder(base: FilesBase<'_>, folder: &str) -> Result<BTreeMap<String, Vec<u8>>, String> {
     if !is_plain_relative(Path::new(folder)) {
         return Err(format!(
             "`files` = \"{folder}\" must be a folder beside the lab file, without `..` or a leading `/`"
@@ -108,7 +109,7 @@ pub fn read(base: FilesBase<'_>, folder: &str) -> Result<&'static Site, String> 
     if files.is_empty() {
         return Err(format!("`files` = \"{folder}\" holds no files"));
     }
-    Ok(Site::intern(Site::new(files)))
+    Ok(files)
 }
 
 /// Every regular file under `root`, by its path relative to `root` with

@@ -329,10 +329,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn site() -> Site {
+    pub(super) fn site() -> Site {
         Site::new(BTreeMap::from([
             ("HelloWorld.html".to_owned(), b"<h1>Hi</h1>\r\n".to_vec()),
             (
@@ -343,7 +343,7 @@ mod tests {
         ]))
     }
 
-    fn response(status: &str, body: &[u8]) -> Vec<u8> {
+    pub(super) fn response(status: &str, body: &[u8]) -> Vec<u8> {
         let mut bytes = format!(
             "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
             body.len()
@@ -353,7 +353,7 @@ mod tests {
         bytes
     }
 
-    fn get(target: &str) -> Vec<u8> {
+    pub(super) fn get(target: &str) -> Vec<u8> {
         rules::get_request("localhost", target, "HTTP/1.1")
     }
 

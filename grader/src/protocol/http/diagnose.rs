@@ -174,36 +174,9 @@ fn replace_crlf(bytes: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use super::super::{Site, judge};
+    use super::super::judge;
+    use super::super::tests::{get, response, site};
     use super::*;
-    use socklab::http as rules;
-
-    fn site() -> Site {
-        Site::new(BTreeMap::from([
-            ("HelloWorld.html".to_owned(), b"<h1>Hi</h1>\r\n".to_vec()),
-            (
-                "images/logo.png".to_owned(),
-                b"\x89PNG\r\n\x1a\n\xff".to_vec(),
-            ),
-            ("international.html".to_owned(), "café".as_bytes().to_vec()),
-        ]))
-    }
-
-    fn response(status: &str, body: &[u8]) -> Vec<u8> {
-        let mut bytes = format!(
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        bytes.extend_from_slice(body);
-        bytes
-    }
-
-    fn get(target: &str) -> Vec<u8> {
-        rules::get_request("localhost", target, "HTTP/1.1")
-    }
 
     fn kind_of(expected: &Expected, received: &[u8]) -> Option<HintKind> {
         diagnose(expected, &judge(expected, received, true, false)).map(|diagnosis| diagnosis.kind)
