@@ -88,7 +88,8 @@ impl Drop for Scratch {
 /// Removes the scratch directories in `directory` whose grader is gone:
 /// those that carry the marker and whose lock nobody holds. Returns how many
 /// were removed. Anything else (another user's, a live grader's, an older
-/// grader's without a marker, a link) is left alone.
+/// grader's without a marker, a link) is left alone; a root grader's
+/// directories count as its own when a leased user owns them.
 pub fn remove_stale(directory: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(directory) else {
         return 0;
@@ -103,7 +104,11 @@ pub fn remove_stale(directory: &Path) -> usize {
         let Ok(metadata) = std::fs::symlink_metadata(&path) else {
             continue;
         };
-        if !metadata.is_dir() || metadata.uid() != me {
+        // A root grader hands its copy, this directory included, to the
+        // user it leased: such a directory is still a grader's of this user.
+        let owner = metadata.uid();
+        let ours = owner == me || (me == 0 && crate::cell::is_leased_uid(owner));
+        if !metadata.is_dir() || !ours {
             continue;
         }
         let Ok(opened) = open_directory(&path) else {

@@ -43,7 +43,7 @@ pub use port_lock::PortLock;
 pub use procfs::{Listener, SocketSource};
 pub use protections::{Guard, Protection};
 pub use resolver::MAX_NAMES;
-pub use sandbox::Sandbox;
+pub use sandbox::{Sandbox, is_leased_uid};
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;

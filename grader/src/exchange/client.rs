@@ -60,14 +60,32 @@ impl Around<'_> {
     pub(super) fn nothing_arrived(&self) -> bool {
         self.peer.is_some_and(|peer| peer.log().received.is_empty())
     }
-}
 
-/// The hint when the grader's server heard nothing from the client.
-pub(super) fn nothing_arrived_hint() -> Hint {
-    Hint::new(
-        HintKind::NothingArrived,
-        "Nothing reached the grader's server. Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {host}/{port} in your command; 127.0.0.1 and 12000 by default).",
-    )
+    /// The hint when the grader's server heard nothing from the client: where
+    /// it listened, and, where the cell shares the machine's network, why a
+    /// client that hard-codes another host cannot be redirected to it.
+    pub(super) fn nothing_arrived_hint(&self) -> Hint {
+        let listened = match self.peer {
+            Some(peer) => format!(
+                "Nothing reached the grader's server, which listened on {}.",
+                peer.reach.describe(peer.port)
+            ),
+            None => "Nothing reached the grader's server.".to_string(),
+        };
+        let redirect = if self.peer.is_some_and(|peer| peer.reach.any_address) {
+            ""
+        } else if self.cell.tier() == crate::cell::Tier::Process {
+            " This grading shares the machine's network (the process tier), so a client that hard-codes another host (10.0.0.1, smtp.gmail.com) cannot be led to the grader; the namespace tier can."
+        } else {
+            ""
+        };
+        Hint::new(
+            HintKind::NothingArrived,
+            format!(
+                "{listened} Send to the host and port you were given (SOCKLAB_HOST and SOCKLAB_PORT, or {{host}}/{{port}} in your command; 127.0.0.1 and 12000 by default).{redirect}"
+            ),
+        )
+    }
 }
 
 /// The student's client within one test.
@@ -151,7 +169,8 @@ impl ClientRoom {
                     .as_deref()
                     .map(|line| format!(" ({})", crate::escape::escape_lines(line.as_bytes())))
                     .unwrap_or_default();
-                let hint = diagnose::stderr_hint(stderr).unwrap_or_else(nothing_arrived_hint);
+                let hint =
+                    diagnose::stderr_hint(stderr).unwrap_or_else(|| around.nothing_arrived_hint());
                 self.gave_up = Some(GaveUp {
                     why: "crashed before it sent anything".into(),
                     grader_environment: false,
@@ -188,7 +207,7 @@ impl ClientRoom {
                 "Your client waits forever when no reply comes. Set a timeout before receiving (clientSocket.settimeout(2) in Python, set_read_timeout in Rust), then print an error and exit.",
             )
         } else if log.received.is_empty() {
-            nothing_arrived_hint()
+            around.nothing_arrived_hint()
         } else if let Some(hint) = log
             .replies
             .is_empty()

@@ -1,7 +1,7 @@
 //! The checks of what the student's client did: what it printed, what the
 //! grader-played peer received from it, and how it ended.
 
-use super::client::{Around, ClientRoom, nothing_arrived_hint};
+use super::client::{Around, ClientRoom};
 use super::expect;
 use super::failure::Failure;
 use crate::diagnose::{self, shown, shown_or_nothing};
@@ -49,7 +49,7 @@ impl ClientRoom {
         let hint = if told_by_stderr.is_some() {
             told_by_stderr
         } else if around.nothing_arrived() {
-            Some(nothing_arrived_hint())
+            Some(around.nothing_arrived_hint())
         } else if printed_sent {
             Some(Hint::new(
                 HintKind::ClientPrintedSent,
@@ -107,7 +107,7 @@ impl ClientRoom {
         let hint = if let Some(hint) = told_by_stderr {
             hint
         } else if received.is_empty() {
-            nothing_arrived_hint()
+            around.nothing_arrived_hint()
         } else if around.protocol.without_line_ending(&received)
             == around.protocol.client_request(stdin).as_slice()
         {
@@ -148,7 +148,7 @@ impl ClientRoom {
         };
         let got = exit.map_or("no exit".to_string(), |exit| exit.to_string());
         let hint = if around.nothing_arrived() && success {
-            nothing_arrived_hint()
+            around.nothing_arrived_hint()
         } else if success {
             diagnose::stderr_hint(&self.ran().stderr)
                 .unwrap_or_else(|| Hint::new(HintKind::ClientFailedAtEnd, "Your client should end normally after printing the reply: check for an exception at the end (see its stderr)."))

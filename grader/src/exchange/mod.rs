@@ -24,6 +24,7 @@ mod transcript;
 
 pub use client::{GaveUp, StudentClient};
 pub use failure::{Failure, FailureKind, TestHint, never_ran};
+pub use peer::PeerReach;
 pub use transcript::{grader_note, sent_bytes};
 
 use std::time::{Duration, Instant};
@@ -72,6 +73,8 @@ pub struct Setup<'a> {
     /// Whether the peer lets the client close a connection first, so that
     /// its TIME_WAIT lands on the client's port (decided in `run/program.rs`).
     pub client_closes_first: bool,
+    /// Where the grader-played peer listens besides the test's port.
+    pub peer_reach: PeerReach,
     /// The student's client, in a client test.
     pub client: Option<StudentClient>,
     /// The student's server, in a server test: waits end when it dies.
@@ -97,6 +100,7 @@ pub struct Exchange<'a> {
     rng: fastrand::Rng,
     clock: Clock,
     client_closes_first: bool,
+    peer_reach: PeerReach,
     transcript: Transcript,
     sockets: Sockets<'a>,
     peer: Option<Peer>,
@@ -117,6 +121,7 @@ impl<'a> Exchange<'a> {
             rng: setup.rng,
             clock,
             client_closes_first: setup.client_closes_first,
+            peer_reach: setup.peer_reach,
             sockets: Sockets::new(
                 setup.cell,
                 setup.server,
@@ -215,8 +220,11 @@ impl<'a> Exchange<'a> {
                 behaviour,
             } => {
                 self.peer = peer::serve(
-                    self.cell,
-                    self.port,
+                    peer::PeerPlace {
+                        cell: self.cell,
+                        port: self.port,
+                        reach: &self.peer_reach,
+                    },
                     *transport,
                     *behaviour,
                     self.protocol,

@@ -10,7 +10,7 @@
 //! the socket would remove even that wake-up).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -29,31 +29,99 @@ pub(super) const PEER_CHANNEL: &str = "grader-server";
 /// How often the peer's blocking calls wake to check whether the test ended.
 const PEER_TICK: Duration = Duration::from_millis(10);
 
-/// Starts the grader's server on `port` in `cell`, or notes that nothing
-/// listens there (`absent`): the `serve` step.
+/// Where the grader-played peer listens besides `127.0.0.1` and the test's
+/// port (decided in `run/`, from the cell and the lab).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerReach {
+    /// The cell's network is open ([`Cell::open_network`]): the peer binds
+    /// `0.0.0.0`, so a client that hard-codes any address reaches it.
+    pub any_address: bool,
+    /// More ports the peer listens on with the same script, for clients
+    /// that hard-code the handout's (an SMTP client dialling 25 or 587).
+    pub extra_ports: Vec<u16>,
+}
+
+impl PeerReach {
+    /// "port 12000", "port 12000 of every address (and 25, 587)", as the
+    /// transcript and hints say where the grader listened.
+    pub fn describe(&self, port: u16) -> String {
+        let mut text = format!("port {port}");
+        if self.any_address {
+            text.push_str(" of every address");
+        }
+        if !self.extra_ports.is_empty() {
+            let extra: Vec<String> = self.extra_ports.iter().map(u16::to_string).collect();
+            text.push_str(&format!(" (and {})", extra.join(", ")));
+        }
+        text
+    }
+}
+
+/// Where one test's peer listens: its cell, the port the client was told,
+/// and what else it reaches.
+pub(super) struct PeerPlace<'a> {
+    pub(super) cell: &'a Cell,
+    pub(super) port: u16,
+    pub(super) reach: &'a PeerReach,
+}
+
+/// Starts the grader's server at `place`, or notes that nothing listens
+/// there (`absent`): the `serve` step.
 pub(super) fn serve(
-    cell: &Cell,
-    port: u16,
+    place: PeerPlace<'_>,
     transport: Transport,
     behaviour: PeerBehaviour,
     protocol: Protocol,
     transcript: &Transcript,
     client_closes_first: bool,
 ) -> Result<Option<Peer>, Failure> {
+    let PeerPlace { cell, port, reach } = place;
     if behaviour == PeerBehaviour::Absent {
         transcript.note(PEER_CHANNEL, format!("nothing listens on port {port}"));
         return Ok(None);
     }
+    let host = if reach.any_address {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    } else {
+        cell::CELL_HOST
+    };
+    let mut endpoints = Vec::new();
+    for number in std::iter::once(port).chain(reach.extra_ports.iter().copied()) {
+        if endpoints.iter().any(|(taken, _)| *taken == number) {
+            continue;
+        }
+        endpoints.push((number, bind(cell, host, number, transport)?));
+    }
+    transcript.note(
+        PEER_CHANNEL,
+        format!(
+            "the grader's {} server listens on {}",
+            transport.as_str().to_uppercase(),
+            reach.describe(port)
+        ),
+    );
+    Ok(Some(Peer::start(
+        endpoints,
+        port,
+        reach.clone(),
+        behaviour,
+        protocol,
+        transcript.clone(),
+        client_closes_first,
+    )))
+}
+
+fn bind(cell: &Cell, host: IpAddr, port: u16, transport: Transport) -> Result<Endpoint, Failure> {
     let socket = cell
         .socket(transport)
         .map_err(|err| Failure::grader("creating the grader's server socket", err))?;
     let _ = socket.set_reuse_address(true);
     socket
-        .bind(&SocketAddr::new(cell::CELL_HOST, port).into())
+        .bind(&SocketAddr::new(host, port).into())
         .map_err(|err| {
             Failure::grader(&format!("binding port {port} for the grader's server"), err)
         })?;
-    let endpoint = match transport {
+    Ok(match transport {
         Transport::Udp => Endpoint::Udp(UdpSocket::from(socket)),
         Transport::Tcp => {
             socket
@@ -61,21 +129,7 @@ pub(super) fn serve(
                 .map_err(|err| Failure::grader("listening", err))?;
             Endpoint::Tcp(TcpListener::from(socket))
         }
-    };
-    transcript.note(
-        PEER_CHANNEL,
-        format!(
-            "the grader's {} server listens on port {port}",
-            transport.as_str().to_uppercase()
-        ),
-    );
-    Ok(Some(Peer::start(
-        endpoint,
-        behaviour,
-        protocol,
-        transcript.clone(),
-        client_closes_first,
-    )))
+    })
 }
 
 enum Endpoint {
@@ -91,17 +145,22 @@ pub(super) struct PeerLog {
     pub(super) replies: Vec<Vec<u8>>,
 }
 
-/// The grader's server for one client test, on a thread of its own.
+/// The grader's server for one client test, a thread per port it listens on.
 pub(super) struct Peer {
     pub(super) behaviour: PeerBehaviour,
+    /// Where it listened, for hints about a client that never reached it.
+    pub(super) port: u16,
+    pub(super) reach: PeerReach,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<PeerLog>>,
-    thread: JoinHandle<()>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl Peer {
     fn start(
-        endpoint: Endpoint,
+        endpoints: Vec<(u16, Endpoint)>,
+        port: u16,
+        reach: PeerReach,
         behaviour: PeerBehaviour,
         protocol: Protocol,
         transcript: Transcript,
@@ -109,23 +168,32 @@ impl Peer {
     ) -> Peer {
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(PeerLog::default()));
-        let context = PeerContext {
+        let context = Arc::new(PeerContext {
             behaviour,
             protocol,
+            expected: SocketAddr::new(cell::CELL_HOST, port),
             stop: Arc::clone(&stop),
             log: Arc::clone(&log),
             transcript,
             client_closes_first,
-        };
-        let thread = std::thread::spawn(move || match endpoint {
-            Endpoint::Udp(socket) => context.serve_udp(socket),
-            Endpoint::Tcp(listener) => context.serve_tcp(listener),
         });
+        let threads = endpoints
+            .into_iter()
+            .map(|(_, endpoint)| {
+                let context = Arc::clone(&context);
+                std::thread::spawn(move || match endpoint {
+                    Endpoint::Udp(socket) => context.serve_udp(socket),
+                    Endpoint::Tcp(listener) => context.serve_tcp(listener),
+                })
+            })
+            .collect();
         Peer {
             behaviour,
+            port,
+            reach,
             stop,
             log,
-            thread,
+            threads,
         }
     }
 
@@ -138,7 +206,9 @@ impl Peer {
 
     pub(super) fn stop(self) {
         self.stop.store(true, Ordering::Release);
-        let _ = self.thread.join();
+        for thread in self.threads {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -148,6 +218,9 @@ struct PeerContext {
     client_closes_first: bool,
     behaviour: PeerBehaviour,
     protocol: Protocol,
+    /// The address the client was told: reaching the peer at another one
+    /// (an open cell network) is noted in the transcript.
+    expected: SocketAddr,
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<PeerLog>>,
     transcript: Transcript,
@@ -197,6 +270,16 @@ impl PeerContext {
         }
     }
 
+    fn note_dialled(&self, dialled: SocketAddr) {
+        self.transcript.note(
+            PEER_CHANNEL,
+            format!(
+                "the client sent to {dialled}, not to the {} it was given; in this cell every address reaches the grader",
+                self.expected
+            ),
+        );
+    }
+
     fn sent(&self, reply: &[u8]) {
         self.log
             .lock()
@@ -211,10 +294,21 @@ impl PeerContext {
         let _ = socket.set_read_timeout(Some(PEER_TICK));
         let mut buffer = vec![0u8; 65536];
         let mut script = self.protocol.peer();
+        let mut noted = Vec::new();
         while !self.stopping() {
             let Ok((length, from)) = socket.recv_from(&mut buffer) else {
                 continue;
             };
+            // In a cell whose network is open, the kernel gives an unbound
+            // client's socket the address it sends to as its source (the
+            // destination of a local route), so `from` names what it dialled.
+            if let Ok(local) = socket.local_addr() {
+                let dialled = SocketAddr::new(from.ip(), local.port());
+                if dialled != self.expected && !noted.contains(&dialled) {
+                    noted.push(dialled);
+                    self.note_dialled(dialled);
+                }
+            }
             let request = buffer[..length].to_vec();
             self.received(&request, false);
             for reply in self.replies_for(script.on_datagram(&request)) {
@@ -237,6 +331,11 @@ impl PeerContext {
                         PEER_CHANNEL,
                         TranscriptEvent::Note("accepted a connection from the client".into()),
                     );
+                    if let Ok(dialled) = stream.local_addr() {
+                        if dialled != self.expected {
+                            self.note_dialled(dialled);
+                        }
+                    }
                     if self.behaviour == PeerBehaviour::CloseEarly {
                         self.transcript.record(
                             PEER_CHANNEL,

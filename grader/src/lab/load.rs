@@ -85,6 +85,9 @@ pub fn load_file(path: &Path) -> Result<Lab, LabError> {
 
 /// The largest lab file read.
 pub const MAX_LAB_BYTES: u64 = 1024 * 1024;
+/// The most `extra_ports` a lab may list: each is a socket and a thread of
+/// the grader-played server in every client test.
+const MAX_EXTRA_PORTS: usize = 8;
 
 /// Bounds on what a lab file may ask for (documented in docs/LAB-FORMAT.md):
 /// beyond them a lab would exhaust the grader's memory, overflow a deadline
@@ -159,6 +162,21 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
         return Err(lab_key_error(
             "port",
             "`port` = 0 is out of range: it must be from 1 to 65535".into(),
+        ));
+    }
+    if raw.lab.extra_ports.contains(&0) {
+        return Err(lab_key_error(
+            "extra_ports",
+            "`extra_ports` holds 0: every port must be from 1 to 65535".into(),
+        ));
+    }
+    if raw.lab.extra_ports.len() > MAX_EXTRA_PORTS {
+        return Err(lab_key_error(
+            "extra_ports",
+            format!(
+                "`extra_ports` lists {} ports: at most {MAX_EXTRA_PORTS}",
+                raw.lab.extra_ports.len()
+            ),
         ));
     }
     let (port, any_port) = (raw.lab.port, raw.lab.any_port);
@@ -323,6 +341,7 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
         protocol,
         any_port,
         port,
+        extra_ports: raw.lab.extra_ports.clone(),
         conventions: raw
             .lab
             .conventions
@@ -466,6 +485,10 @@ struct RawLabInfo {
     /// handout's example, what a command with `{port}` is told.
     #[serde(default)]
     any_port: bool,
+    /// Ports a client may hard-code (SMTP's 25 and 587): the grader-played
+    /// server listens on them too where the cell's network is its own.
+    #[serde(default)]
+    extra_ports: Vec<u16>,
     /// The folder, beside the lab file, put beside the student's program.
     files: Option<String>,
     /// A large file of seeded bytes added to `files`.

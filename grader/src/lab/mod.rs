@@ -39,6 +39,9 @@ pub struct Lab {
     pub any_port: bool,
     /// The port the handout asks for (the textbook's 12000).
     pub port: u16,
+    /// Ports besides `port` that a client may hard-code; the grader-played
+    /// server listens on them too where the cell's network is open.
+    pub extra_ports: Vec<u16>,
     pub conventions: Conventions,
     pub limits: LimitOverrides,
     /// The tests of the assigned parts only: a part left out of the

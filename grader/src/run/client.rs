@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use super::{Grading, program};
-use crate::exchange::{Exchange, GaveUp, Setup, StudentClient, TestHint};
+use crate::cell::{Cell, Tier};
+use crate::exchange::{Exchange, GaveUp, PeerReach, Setup, StudentClient, TestHint, grader_note};
 use crate::lab::{Part, TestCase};
 use crate::outcome::{Outcome, ProgramRun};
 use crate::submission::{Plan, ProgramPlan};
@@ -62,6 +63,7 @@ impl Grading<'_> {
                 return None;
             }
         };
+        let peer_reach = open_network_for_client(&cell, &self.lab.extra_ports);
         // Held until the test's record is made: the port stays this test's.
         let port = match program::choose_port(&cell, program, self.lab.port, false) {
             Ok(port) => port,
@@ -79,6 +81,7 @@ impl Grading<'_> {
             started,
             deadline: started + timeout,
             client_closes_first: program::peer_lets_client_close_first(&cell),
+            peer_reach,
             client: Some(StudentClient {
                 spawn: program::spawn_spec(plan, program, port.number, false),
                 display: program.display.clone(),
@@ -96,7 +99,34 @@ impl Grading<'_> {
             Ok(()) => (Outcome::Pass, TestHint::Lab),
             Err(failure) => failure.into_outcome(),
         };
-        self.record(test, outcome, hint, ended.transcript, started.elapsed());
+        let mut transcript = ended.transcript;
+        let names = cell.names_asked();
+        if !names.is_empty() {
+            // Every name resolves to the cell: say which ones the client used.
+            transcript.insert(
+                0,
+                grader_note(format!(
+                    "the client looked up {} (in this cell every name is the grader's address)",
+                    names.join(", ")
+                )),
+            );
+        }
+        self.record(test, outcome, hint, transcript, started.elapsed());
         ended.gave_up
+    }
+}
+
+/// Opens a namespace cell's network before its client starts, so that a
+/// client which hard-codes the handout's host and port (`10.0.0.1`,
+/// `smtp.gmail.com:587`) reaches the grader-played server as written. The
+/// process tier shares the machine's network: nothing can be redirected
+/// there, and the peer listens on the test's port of 127.0.0.1 only.
+fn open_network_for_client(cell: &Cell, extra_ports: &[u16]) -> PeerReach {
+    if cell.tier() != Tier::Namespace || cell.open_network().is_err() {
+        return PeerReach::default();
+    }
+    PeerReach {
+        any_address: true,
+        extra_ports: extra_ports.to_vec(),
     }
 }

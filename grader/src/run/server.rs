@@ -11,7 +11,7 @@ use crate::cell::{Cell, CellProcess, ProgramEnd};
 use crate::diagnose::{self, Diagnosis};
 use crate::ending::{self, Ending};
 use crate::exchange::{
-    Exchange, Failure, FailureKind, Setup, TestHint, grader_note, never_ran, sent_bytes,
+    Exchange, Failure, FailureKind, PeerReach, Setup, TestHint, grader_note, never_ran, sent_bytes,
 };
 use crate::hint::HintKind;
 use crate::lab::{Part, Step, TestCase, Transport};
@@ -200,6 +200,7 @@ impl Grading<'_> {
             started,
             deadline: started + timeout,
             client_closes_first: program::peer_lets_client_close_first(&running.cell),
+            peer_reach: PeerReach::default(),
             client: None,
             server: Some(&running.process),
         })

@@ -406,3 +406,56 @@ int main(void) {
     return ping_name("Ping 3", host);
 }
 "#;
+
+/// The sample whose UDP client sends to 10.0.0.1:12000 whatever it is told.
+const HARD_CODED_IP: &str = "udp-uppercase/client-hard-coded-ip";
+
+fn grade_one_client_test(isolation: IsolationRequest) -> grader::outcome::TestResult {
+    let lab = support::lab("udp-uppercase")
+        .only_tests(&["client-one-sentence".to_string()])
+        .unwrap();
+    let source = grader::submission::Source::Directory(
+        support::repo()
+            .join("fixtures/submissions")
+            .join(HARD_CODED_IP),
+    );
+    let result = grader::run::grade(&lab, &source, &support::options(isolation)).unwrap();
+    assert_eq!(result.tests.len(), 1, "{}", support::summary(&result));
+    result.tests.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_graded_client_that_hard_codes_an_address_is_told_what_it_dialled() {
+    if !support::namespaces_available() {
+        eprintln!("skipped: this kernel refuses unprivileged namespaces");
+        return;
+    }
+    let test = grade_one_client_test(IsolationRequest::Namespace);
+    assert!(test.outcome.is_pass(), "{:?} {:?}", test.outcome, test.hint);
+    let notes: Vec<String> = test
+        .transcript
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            grader::outcome::TranscriptEvent::Note(note) => Some(note.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        notes.iter().any(|note| note
+            .starts_with("the client sent to 10.0.0.1:12000, not to the 127.0.0.1:12000")),
+        "{notes:#?}"
+    );
+}
+
+#[test]
+fn a_graded_client_that_hard_codes_an_address_hears_why_the_process_tier_cannot_grade_it() {
+    let test = grade_one_client_test(IsolationRequest::Process);
+    assert!(!test.outcome.is_pass(), "{:?}", test.outcome);
+    let hint = test.hint.expect("a hint").text;
+    assert!(
+        hint.starts_with("Nothing reached the grader's server, which listened on port 12000."),
+        "{hint}"
+    );
+    assert!(hint.contains("the process tier"), "{hint}");
+    assert!(hint.contains("the namespace tier can"), "{hint}");
+}

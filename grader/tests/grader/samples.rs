@@ -46,8 +46,10 @@ struct Expected {
     message: Option<String>,
     /// Text one of the submission's notes must contain.
     note: Option<String>,
-    /// Tools the sample needs on the grading machine (`go`): where one is
-    /// missing the sample is skipped, with the reason printed.
+    /// Tools the sample needs on the grading machine (`go`), or
+    /// `namespaces` for a client graded as written only where the kernel
+    /// gives the namespace tier: where one is missing the sample is skipped,
+    /// with the reason printed.
     #[serde(default)]
     requires: Vec<String>,
     /// Why the recorded grading is not yet what the sample deserves (a
@@ -250,12 +252,16 @@ fn check_sample(sample: &Sample) -> Option<String> {
     ))
 }
 
-/// The first tool `expected` requires that is not on this machine's `PATH`.
+/// The first tool `expected` requires that is not on this machine's `PATH`
+/// (or `namespaces`, where the kernel refuses them).
 fn missing_tool(expected: &Expected) -> Option<&str> {
     expected
         .requires
         .iter()
-        .find(|tool| grader::conventions::tools::find(tool).is_none())
+        .find(|tool| match tool.as_str() {
+            "namespaces" => !support::namespaces_available(),
+            tool => grader::conventions::tools::find(tool).is_none(),
+        })
         .map(String::as_str)
 }
 
