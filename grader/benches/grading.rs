@@ -103,6 +103,7 @@ fn main() {
     if std::env::var("SOCKLAB_BENCH_ONLY").as_deref() == Ok("side") {
         readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 30 });
         side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
+        web_server_figures(&grader_binary, isolation, if quick { 1 } else { 5 });
         return;
     }
     // SOCKLAB_BENCH_ONLY=report measures the HTML reports alone.
@@ -116,6 +117,7 @@ fn main() {
     }
     readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 30 });
     side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
+    web_server_figures(&grader_binary, isolation, if quick { 1 } else { 5 });
     class_figures(&grader_binary, isolation, per_kind, &job_counts);
     println!();
     report_figures(
@@ -998,6 +1000,72 @@ fn replay_client_test(
         let _ = peer.join();
     }
     Ok(())
+}
+
+/// A correct Python web server (the sample `web-server/correct`) graded
+/// `runs` times: the whole grading, the first test (the interpreter's
+/// start-up, readiness and one exchange), the lab's scripted waits, and the
+/// slowest of the other tests, which no test should spend waiting on a
+/// timeout.
+fn web_server_figures(grader_binary: &Path, isolation: IsolationRequest, runs: usize) {
+    let lab = builtin("web-server");
+    let source = Source::Directory(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/submissions/web-server/correct"),
+    );
+    let options = GradeOptions {
+        seed: 7,
+        isolation,
+        grader_binary: Some(grader_binary.to_path_buf()),
+        limits: Default::default(),
+        overrides: Overrides::default(),
+        cell_label: None,
+    };
+    let mut totals = Vec::new();
+    let mut firsts = Vec::new();
+    let mut slowest_others = Vec::new();
+    let mut scripted = Duration::ZERO;
+    let mut slowest_id = String::new();
+    let mut passed = (0, 0);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let result = runner::grade(&lab, &source, &options).expect("the web server is graded");
+        totals.push(started.elapsed());
+        passed = (
+            result
+                .tests
+                .iter()
+                .filter(|test| test.outcome.is_pass())
+                .count(),
+            result.tests.len(),
+        );
+        firsts.push(
+            result
+                .tests
+                .first()
+                .map_or(Duration::ZERO, |test| test.duration),
+        );
+        scripted = lab
+            .tests
+            .iter()
+            .zip(&result.tests)
+            .map(|(case, test)| scripted_wait(case, test))
+            .sum();
+        let slowest = result.tests.iter().skip(1).max_by_key(|test| test.duration);
+        if let Some(test) = slowest {
+            slowest_others.push(test.duration);
+            slowest_id.clone_from(&test.id);
+        }
+    }
+    println!(
+        "a correct Python web server graded ({runs} runs, {}/{} tests pass): {} in all (median); the first test {} (start-up, readiness, one exchange); the lab's scripted waits {}; the slowest other test {} (`{slowest_id}`)",
+        passed.0,
+        passed.1,
+        ms(median(&totals)),
+        ms(median(&firsts)),
+        ms(scripted),
+        ms(median(&slowest_others)),
+    );
+    println!();
 }
 
 /// The time a test spends waiting on purpose: pauses, silences it listens
