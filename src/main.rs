@@ -64,6 +64,10 @@ enum Command {
         /// udp-pinger only: the longest a reply is held, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 0)]
         max_delay_ms: u64,
+        /// smtp-client only: a recipient the sink refuses with 550
+        /// (repeatable), to try how a client handles a refusal.
+        #[arg(long, value_name = "ADDRESS")]
+        refuse: Vec<String>,
     },
     /// Run a lab's client once: it reads standard input and prints the replies.
     Client {
@@ -111,7 +115,34 @@ fn main() -> ExitCode {
             loss,
             seed,
             max_delay_ms,
+            refuse,
         } => {
+            if !refuse.is_empty() && lab != Lab::SmtpClient {
+                eprintln!(
+                    "socklab: --refuse is for smtp-client; the {} server has no recipients",
+                    lab.name()
+                );
+                return ExitCode::from(EXIT_FAILED);
+            }
+            if lab == Lab::SmtpClient && !refuse.is_empty() {
+                let behaviour = socklab::smtp::Behaviour {
+                    refused_recipients: refuse,
+                    ..socklab::smtp::Behaviour::default()
+                };
+                let port = port.unwrap_or(lab.default_port());
+                let served = TcpListener::bind((bind, port)).and_then(|listener| {
+                    socklab::smtp_client::serve_sink_with(
+                        listener,
+                        behaviour,
+                        std::sync::Arc::new(std::sync::Mutex::new(io::stdout())),
+                    )
+                });
+                if let Err(error) = served {
+                    eprintln!("socklab: {}", explain_server_error(lab, bind, port, error));
+                    return ExitCode::from(EXIT_FAILED);
+                }
+                return ExitCode::SUCCESS;
+            }
             let port = port.unwrap_or(lab.default_port());
             let pinger = PingerOptions {
                 loss,

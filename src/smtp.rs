@@ -142,6 +142,22 @@ pub struct Behaviour {
     pub multi_line_hello: bool,
     /// Recipients refused with `550`.
     pub refused_recipients: Vec<String>,
+    /// Refuse every recipient with `550`, whatever its address (the grader
+    /// cannot know which address a client composes for itself).
+    pub refuse_every_recipient: bool,
+    /// Take a line ended by a bare LF as a line, as many lenient servers
+    /// do. A strict server (the default) answers it with `500`.
+    pub accept_bare_lf: bool,
+}
+
+impl Behaviour {
+    fn refuses(&self, address: &str) -> bool {
+        self.refuse_every_recipient
+            || self
+                .refused_recipients
+                .iter()
+                .any(|refused| refused == address)
+    }
 }
 
 /// One dialogue of a strict SMTP server, line by line.
@@ -172,15 +188,20 @@ impl Session {
     /// The reply to one line from the client (its line ending included), or
     /// `None` inside a message, where lines get no reply until its end.
     pub fn on_line(&mut self, line: &[u8]) -> Option<Reply> {
-        if !line.ends_with(b"\r\n") {
+        let content = if let Some(content) = line.strip_suffix(b"\r\n") {
+            content
+        } else if let (true, Some(content)) =
+            (self.behaviour.accept_bare_lf, line.strip_suffix(b"\n"))
+        {
+            content
+        } else {
             // Inside a message too: a bare LF must not end it, or be taken
             // for a line of it.
             return Some(Reply::new(
                 500,
                 "Syntax error: every line must end in CR LF (\\r\\n)",
             ));
-        }
-        let content = &line[..line.len() - 2];
+        };
         if self.stage == Stage::Message {
             if content == b"." {
                 self.stage = Stage::Introduced;
@@ -246,7 +267,7 @@ impl Session {
                 let Some(address) = from_argument(argument, "TO:") else {
                     return Reply::new(501, "Syntax: RCPT TO:<address>, with the angle brackets");
                 };
-                if self.behaviour.refused_recipients.contains(&address) {
+                if self.behaviour.refuses(&address) {
                     return Reply::new(550, &format!("No such user: <{address}>"));
                 }
                 self.mail.to.push(address);
@@ -268,6 +289,8 @@ impl Session {
                 Reply::new(250, "OK")
             }
             "NOOP" => Reply::new(250, "OK"),
+            // Not offered in the hello reply: this server speaks plain SMTP.
+            "STARTTLS" => Reply::new(454, "TLS not available: this server speaks plain SMTP"),
             "QUIT" => {
                 self.stage = Stage::Closed;
                 Reply::new(221, "Bye")
@@ -354,6 +377,20 @@ mod tests {
             "no recipient accepted"
         );
         assert_eq!(say(&mut session, "FOO\r\n"), Some(500));
+    }
+
+    #[test]
+    fn the_grader_s_variations_refuse_everyone_and_forgive_bare_lf() {
+        let mut session = Session::new(Behaviour {
+            refuse_every_recipient: true,
+            accept_bare_lf: true,
+            ..Behaviour::default()
+        });
+        assert_eq!(say(&mut session, "HELO me\n"), Some(250), "bare LF taken");
+        assert_eq!(say(&mut session, "STARTTLS\r\n"), Some(454));
+        assert_eq!(say(&mut session, "MAIL FROM:<a@b.org>\r\n"), Some(250));
+        assert_eq!(say(&mut session, "RCPT TO:<anyone@c.org>\r\n"), Some(550));
+        assert_eq!(say(&mut session, "DATA\r\n"), Some(503));
     }
 
     #[test]

@@ -181,7 +181,23 @@ pub fn run_client(
 /// prints each mail to `output` instead of delivering it. One thread per
 /// connection.
 pub fn serve_sink(listener: TcpListener, output: Arc<Mutex<dyn Write + Send>>) -> io::Result<()> {
+    serve_sink_with(listener, Behaviour::default(), output)
+}
+
+/// The mail sink, refusing what `behaviour` says (`--refuse ADDRESS`: that
+/// recipient gets `550`, so a client's handling of a refusal can be tried).
+pub fn serve_sink_with(
+    listener: TcpListener,
+    behaviour: Behaviour,
+    output: Arc<Mutex<dyn Write + Send>>,
+) -> io::Result<()> {
     eprintln!("smtp sink listening on {}", listener.local_addr()?);
+    if !behaviour.refused_recipients.is_empty() {
+        eprintln!(
+            "smtp sink: refusing <{}> with 550",
+            behaviour.refused_recipients.join(">, <")
+        );
+    }
     loop {
         let (connection, client) = match listener.accept() {
             Ok(accepted) => accepted,
@@ -191,18 +207,23 @@ pub fn serve_sink(listener: TcpListener, output: Arc<Mutex<dyn Write + Send>>) -
             }
         };
         let output = Arc::clone(&output);
+        let behaviour = behaviour.clone();
         thread::spawn(move || {
-            if let Err(error) = sink_dialogue(connection, &output) {
+            if let Err(error) = sink_dialogue(connection, behaviour, &output) {
                 eprintln!("smtp sink: client {client}: {error}");
             }
         });
     }
 }
 
-fn sink_dialogue(mut connection: TcpStream, output: &Mutex<dyn Write + Send>) -> io::Result<()> {
+fn sink_dialogue(
+    mut connection: TcpStream,
+    behaviour: Behaviour,
+    output: &Mutex<dyn Write + Send>,
+) -> io::Result<()> {
     connection.set_read_timeout(Some(Duration::from_secs(60)))?;
     connection.write_all(&smtp::greeting().to_bytes())?;
-    let mut session = Session::new(Behaviour::default());
+    let mut session = Session::new(behaviour);
     let mut pending = Vec::new();
     let mut buffer = [0u8; 4096];
     while session.stage != Stage::Closed {
@@ -214,9 +235,8 @@ fn sink_dialogue(mut connection: TcpStream, output: &Mutex<dyn Write + Send>) ->
         while let Some(end) = pending.iter().position(|&byte| byte == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let delivered = session.delivered.len();
-            if let Some(reply) = session.on_line(&line) {
-                connection.write_all(&reply.to_bytes())?;
-            }
+            let reply = session.on_line(&line);
+            // The mail is printed before the 250 that accepts it goes out.
             if session.delivered.len() > delivered {
                 let mail = &session.delivered[delivered];
                 let mut output = output
@@ -232,7 +252,68 @@ fn sink_dialogue(mut connection: TcpStream, output: &Mutex<dyn Write + Send>) ->
                 writeln!(output, "--- end of mail")?;
                 output.flush()?;
             }
+            if let Some(reply) = reply {
+                connection.write_all(&reply.to_bytes())?;
+            }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sink on a free port of this machine, refusing `refused`; what it
+    /// prints is collected in the returned buffer.
+    fn sink(refused: &[&str]) -> (u16, Arc<Mutex<Vec<u8>>>) {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let output: Arc<Mutex<dyn Write + Send>> = printed.clone();
+        let behaviour = Behaviour {
+            refused_recipients: refused.iter().map(|address| address.to_string()).collect(),
+            ..Behaviour::default()
+        };
+        thread::spawn(move || serve_sink_with(listener, behaviour, output));
+        (port, printed)
+    }
+
+    #[test]
+    fn the_sink_refuses_whom_it_is_told_and_delivers_the_rest() {
+        let (port, printed) = sink(&["nobody@example.org"]);
+        let mut said = Vec::new();
+        let refused = send_mail(
+            "127.0.0.1",
+            port,
+            &Envelope {
+                from: "alice@example.org",
+                to: "nobody@example.org",
+                message: "Subject: no\n\nnot for you\n",
+            },
+            &mut said,
+        )
+        .unwrap_err();
+        assert!(refused.to_string().contains("550"), "{refused}");
+        let mut said = Vec::new();
+        send_mail(
+            "127.0.0.1",
+            port,
+            &Envelope {
+                from: "alice@example.org",
+                to: "bob@example.org",
+                message: "Subject: yes\n\nI love computer networks!\n",
+            },
+            &mut said,
+        )
+        .unwrap();
+        // The mail is printed before the 250 that accepts it is sent.
+        let printed = String::from_utf8(printed.lock().unwrap().clone()).unwrap();
+        assert!(
+            printed.contains("--- mail from <alice@example.org> to <bob@example.org>"),
+            "{printed}"
+        );
+        assert!(printed.contains("I love computer networks!"), "{printed}");
+        assert!(!printed.contains("not for you"), "{printed}");
+    }
 }

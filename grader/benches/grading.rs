@@ -859,6 +859,7 @@ fn replay_server_test(
             | Step::RunClient { .. }
             | Step::ExpectOutput { .. }
             | Step::ExpectSent(_)
+            | Step::ExpectDialogue(_)
             | Step::ExpectExit { .. }
             | Step::ExpectNoCrash => return Err("a client step in a server test".into()),
         }

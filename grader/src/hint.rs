@@ -148,6 +148,21 @@ hint_kinds! {
     HttpServedOutsideRoot = "http_served_outside_root", "served a file outside its folder ('..')";
     HttpBinaryCorrupted = "http_binary_corrupted", "file sent in text mode (bytes changed)";
     HttpWrongBody = "http_wrong_body", "body is not the requested file";
+
+    // What an SMTP client did (protocol::smtp).
+    SmtpSpokeBeforeGreeting = "smtp_spoke_before_greeting", "spoke before the server's 220 greeting";
+    SmtpSpokeBeforeReply = "smtp_spoke_before_reply", "sent a command before the reply to the last one";
+    SmtpMultiLineReply = "smtp_multi_line_reply", "took the first line of a 250- reply for the whole reply";
+    SmtpBareLf = "smtp_bare_lf", "SMTP lines ended in LF without CR";
+    SmtpAngleBrackets = "smtp_angle_brackets", "address without angle brackets (501)";
+    SmtpBadSequence = "smtp_bad_sequence", "SMTP commands out of order (503)";
+    SmtpUnknownCommand = "smtp_unknown_command", "command the server does not know (500)";
+    SmtpMessageNotEnded = "smtp_message_not_ended", "message never ended by CRLF.CRLF";
+    SmtpDialogueUnfinished = "smtp_dialogue_unfinished", "SMTP dialogue stopped before the mail was delivered";
+    SmtpNoQuit = "smtp_no_quit", "never sent QUIT";
+    SmtpIgnoredRefusal = "smtp_ignored_refusal", "went on after a 550 as if accepted";
+    SmtpMailLibrary = "smtp_mail_library", "used a mail library (smtplib) instead of a socket";
+    SmtpTls = "smtp_tls", "spoke TLS to a plain SMTP server";
 }
 
 #[cfg(test)]

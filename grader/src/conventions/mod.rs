@@ -128,7 +128,7 @@ pub(crate) fn apply(
             builds.extend(recipe.build.as_deref().map(ProgramPlan::shell));
             match part {
                 Part::Server => plan.server = Some(recipe.run),
-                Part::Client => plan.client = Some(recipe.run),
+                Part::Client => plan.client = Some(with_client_args(lab, part, recipe.run)),
             }
         }
         choices.push((part, choice));
@@ -241,20 +241,36 @@ fn textbook_python(
         if let Some(marker) = python2_marker(&String::from_utf8_lossy(&source_text)) {
             notes.push(python2_note(file, marker));
         }
-        let program = ProgramPlan {
-            argv: vec![
-                python3().to_string_lossy().into_owned(),
-                "-u".into(),
-                file.clone(),
-            ],
-            display: format!("python3 -u {file}"),
-        };
+        let program = with_client_args(
+            lab,
+            part,
+            ProgramPlan {
+                argv: vec![
+                    python3().to_string_lossy().into_owned(),
+                    "-u".into(),
+                    file.clone(),
+                ],
+                display: format!("python3 -u {file}"),
+            },
+        );
         match part {
             Part::Server => plan.server = Some(program),
             Part::Client => plan.client = Some(program),
         }
     }
     Ok(())
+}
+
+/// A client found by its name, given the lab's `client_args`.
+fn with_client_args(lab: &Lab, part: Part, mut program: ProgramPlan) -> ProgramPlan {
+    if part == Part::Client {
+        for arg in &lab.conventions.client_args {
+            program.display.push(' ');
+            program.display.push_str(&language::shell_word(arg));
+            program.argv.push(arg.clone());
+        }
+    }
+    program
 }
 
 fn python2_note(file: &str, marker: &str) -> String {

@@ -131,6 +131,33 @@ impl ClientRoom {
         ))
     }
 
+    /// An `expect_dialogue` step: the protocol's check of the dialogue the
+    /// grader's server recorded.
+    pub fn expect_dialogue(
+        &self,
+        around: &Around<'_>,
+        check: crate::lab::SmtpCheck,
+    ) -> Result<(), Failure> {
+        let scripts = around
+            .peer
+            .map(|peer| peer.log().scripts)
+            .unwrap_or_default();
+        let Err((finding, hint)) = around.protocol.check_dialogue(check, &scripts) else {
+            return Ok(());
+        };
+        // What the client said on stderr (a traceback, a host it could not
+        // look up) explains a dialogue that never began better.
+        let hint = if around.nothing_arrived() {
+            diagnose::stderr_hint(&self.ran().stderr).or_else(|| Some(nothing_arrived_hint()))
+        } else {
+            hint.or_else(|| diagnose::stderr_hint(&self.ran().stderr))
+        };
+        Err(Failure::with_hint(
+            format!("{finding}{}", self.output_summary()),
+            hint,
+        ))
+    }
+
     pub fn expect_exit(
         &self,
         around: &Around<'_>,

@@ -218,6 +218,7 @@ impl<'a> Exchange<'a> {
             Step::Serve {
                 transport,
                 behaviour,
+                smtp,
             } => {
                 self.peer = peer::serve(
                     peer::PeerPlace {
@@ -227,7 +228,7 @@ impl<'a> Exchange<'a> {
                     },
                     *transport,
                     *behaviour,
-                    self.protocol,
+                    self.protocol.peer_with(*smtp),
                     &self.transcript,
                     self.client_closes_first,
                 )?;
@@ -249,6 +250,7 @@ impl<'a> Exchange<'a> {
                 .client()
                 .expect_output(&self.around(), *stream, expectation),
             Step::ExpectSent(expectation) => self.client().expect_sent(&self.around(), expectation),
+            Step::ExpectDialogue(check) => self.client().expect_dialogue(&self.around(), *check),
             Step::ExpectExit { code, success } => {
                 self.client().expect_exit(&self.around(), *code, *success)
             }

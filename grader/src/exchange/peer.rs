@@ -21,7 +21,7 @@ use super::transcript::Transcript;
 use crate::cell::{self, Cell};
 use crate::lab::{PeerBehaviour, Transport};
 use crate::outcome::TranscriptEvent;
-use crate::protocol::{AfterTurn, Protocol};
+use crate::protocol::{AfterTurn, PeerScript};
 
 /// The transcript channel of the grader's server.
 pub(super) const PEER_CHANNEL: &str = "grader-server";
@@ -71,7 +71,7 @@ pub(super) fn serve(
     place: PeerPlace<'_>,
     transport: Transport,
     behaviour: PeerBehaviour,
-    protocol: Protocol,
+    script: PeerScript,
     transcript: &Transcript,
     client_closes_first: bool,
 ) -> Result<Option<Peer>, Failure> {
@@ -105,7 +105,7 @@ pub(super) fn serve(
         port,
         reach.clone(),
         behaviour,
-        protocol,
+        script,
         transcript.clone(),
         client_closes_first,
     )))
@@ -143,6 +143,9 @@ pub(super) struct PeerLog {
     pub(super) received: Vec<u8>,
     /// Every reply the peer sent, in order.
     pub(super) replies: Vec<Vec<u8>>,
+    /// Each TCP connection's script as it stands (what it recorded of the
+    /// dialogue), in the order the connections came.
+    pub(super) scripts: Vec<PeerScript>,
 }
 
 /// The grader's server for one client test, a thread per port it listens on.
@@ -162,7 +165,7 @@ impl Peer {
         port: u16,
         reach: PeerReach,
         behaviour: PeerBehaviour,
-        protocol: Protocol,
+        script: PeerScript,
         transcript: Transcript,
         client_closes_first: bool,
     ) -> Peer {
@@ -170,7 +173,7 @@ impl Peer {
         let log = Arc::new(Mutex::new(PeerLog::default()));
         let context = Arc::new(PeerContext {
             behaviour,
-            protocol,
+            script,
             expected: SocketAddr::new(cell::CELL_HOST, port),
             stop: Arc::clone(&stop),
             log: Arc::clone(&log),
@@ -217,7 +220,8 @@ struct PeerContext {
     /// `let_client_close_first`).
     client_closes_first: bool,
     behaviour: PeerBehaviour,
-    protocol: Protocol,
+    /// The script each connection (or the UDP socket) starts from.
+    script: PeerScript,
     /// The address the client was told: reaching the peer at another one
     /// (an open cell network) is noted in the transcript.
     expected: SocketAddr,
@@ -293,7 +297,7 @@ impl PeerContext {
     fn serve_udp(&self, socket: UdpSocket) {
         let _ = socket.set_read_timeout(Some(PEER_TICK));
         let mut buffer = vec![0u8; 65536];
-        let mut script = self.protocol.peer();
+        let mut script = self.script.clone();
         let mut noted = Vec::new();
         while !self.stopping() {
             let Ok((length, from)) = socket.recv_from(&mut buffer) else {
@@ -356,6 +360,91 @@ impl PeerContext {
         }
     }
 
+    /// Writes one reply after `pause`, line by line when the script paces
+    /// the lines of a reply; what the client sends meanwhile is logged, told
+    /// to the script as early, and kept in `early` for the next turn.
+    fn deliver(
+        &self,
+        stream: &mut TcpStream,
+        script: &mut PeerScript,
+        reply: Vec<u8>,
+        pause: Duration,
+        early: &mut Vec<u8>,
+    ) {
+        let (_, between_lines) = script.reply_pace();
+        self.hold(stream, script, pause, false, early);
+        let pieces: Vec<&[u8]> = if between_lines.is_zero() {
+            vec![reply.as_slice()]
+        } else {
+            reply.split_inclusive(|&byte| byte == b'\n').collect()
+        };
+        for (index, piece) in pieces.iter().enumerate() {
+            if index > 0 {
+                self.hold(stream, script, between_lines, true, early);
+            }
+            if stream.write_all(piece).is_err() {
+                return;
+            }
+            self.sent(piece);
+        }
+    }
+
+    /// Waits `pause` before the peer speaks, reading whatever the client
+    /// sends in the meantime.
+    fn hold(
+        &self,
+        stream: &mut TcpStream,
+        script: &mut PeerScript,
+        pause: Duration,
+        before_last_line: bool,
+        early: &mut Vec<u8>,
+    ) {
+        if pause.is_zero() {
+            return;
+        }
+        let until = Instant::now() + pause;
+        let mut scratch = [0u8; 4096];
+        while !self.stopping() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let _ = stream.set_read_timeout(Some(left.min(PEER_TICK)));
+            match stream.read(&mut scratch) {
+                Ok(0) => break,
+                Ok(length) => {
+                    self.received(&scratch[..length], true);
+                    script.heard_early(&scratch[..length], before_last_line);
+                    early.extend_from_slice(&scratch[..length]);
+                }
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        let _ = stream.set_read_timeout(Some(PEER_TICK));
+        // The client closed (or the test ended): the rest of the pause
+        // changes nothing it can see.
+    }
+
+    /// Keeps the script's record of the connection, and its notes in the
+    /// transcript.
+    fn keep_script(&self, index: usize, script: &mut PeerScript) {
+        for note in script.take_notes() {
+            self.transcript.note(PEER_CHANNEL, note);
+        }
+        let mut log = self
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(kept) = log.scripts.get_mut(index) {
+            *kept = script.clone();
+        }
+    }
+
     /// Waits briefly for the client to close first, so that the TIME_WAIT of
     /// the connection lands on the client's ephemeral port and not on the
     /// lab's port, which a later server without SO_REUSEADDR must bind again
@@ -383,37 +472,55 @@ impl PeerContext {
     /// Serves one connection as the lab's protocol scripts it.
     fn serve_connection(&self, mut stream: TcpStream) {
         let _ = stream.set_read_timeout(Some(PEER_TICK));
-        let mut script = self.protocol.peer();
+        let mut script = self.script.clone();
+        let index = {
+            let mut log = self
+                .log
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            log.scripts.push(script.clone());
+            log.scripts.len() - 1
+        };
+        // Bytes the client sent while the peer was holding a reply: they
+        // are the next turn's, once the reply has gone.
+        let mut early = Vec::new();
         let greeting = script.on_connect();
-        if !greeting.is_empty() && stream.write_all(&greeting).is_ok() {
-            self.sent(&greeting);
+        if !greeting.is_empty() {
+            let pause = script.greeting_pause();
+            self.deliver(&mut stream, &mut script, greeting, pause, &mut early);
         }
+        self.keep_script(index, &mut script);
         let mut buffer = vec![0u8; 65536];
         while !self.stopping() {
-            let length = match stream.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(length) => length,
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue;
-                }
-                Err(_) => break,
+            let bytes = if early.is_empty() {
+                let length = match stream.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(length) => length,
+                    Err(err)
+                        if matches!(
+                            err.kind(),
+                            ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                        ) =>
+                    {
+                        continue;
+                    }
+                    Err(_) => break,
+                };
+                self.received(&buffer[..length], true);
+                buffer[..length].to_vec()
+            } else {
+                std::mem::take(&mut early)
             };
-            self.received(&buffer[..length], true);
-            let turn = script.on_stream(&buffer[..length]);
+            let turn = script.on_stream(&bytes);
+            let (before, _) = script.reply_pace();
             for reply in turn
                 .reply
                 .map(|reply| self.replies_for(reply))
                 .unwrap_or_default()
             {
-                if stream.write_all(&reply).is_ok() {
-                    self.sent(&reply);
-                }
+                self.deliver(&mut stream, &mut script, reply, before, &mut early);
             }
+            self.keep_script(index, &mut script);
             match turn.then {
                 AfterTurn::KeepReading => {}
                 AfterTurn::Close => {

@@ -21,6 +21,7 @@ pub const BUILTIN_LABS: &[(&str, &str, &str)] = &[
     builtin_lab!("udp-count-s"),
     builtin_lab!("tcp-lines"),
     builtin_lab!("web-server"),
+    builtin_lab!("smtp-client"),
 ];
 
 macro_rules! embedded_file {

@@ -20,6 +20,7 @@ use super::{
     PeerBehaviour, Send, SocketName, Step, TestCase, Transport, Visibility,
 };
 use crate::limits::LimitOverrides;
+use crate::protocol::smtp::{SmtpCheck, SmtpPlan};
 use crate::protocol::{Protocol, TransformName};
 
 /// A lab file that cannot be used. Displayed as
@@ -181,6 +182,28 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
     }
     let (port, any_port) = (raw.lab.port, raw.lab.any_port);
     let protocol = match (&raw.lab.protocol, raw.lab.transform, &raw.lab.files) {
+        (Some(ProtocolName::Smtp), transform, files) => {
+            if transform.is_some() {
+                return Err(lab_key_error(
+                    "transform",
+                    "an smtp lab has no `transform`: the grader plays a mail server".into(),
+                ));
+            }
+            if files.is_some() {
+                return Err(lab_key_error(
+                    "files",
+                    "`files` is for labs with `protocol = \"http\"`, whose server serves them"
+                        .into(),
+                ));
+            }
+            if raw.lab.transport != Transport::Tcp {
+                return Err(lab_key_error(
+                    "transport",
+                    "SMTP runs over `transport = \"tcp\"`".into(),
+                ));
+            }
+            Protocol::Smtp
+        }
         (None | Some(ProtocolName::Text), Some(transform), None) => Protocol::named(transform),
         (None | Some(ProtocolName::Text), None, _) => {
             return Err(lab_key_error(
@@ -302,6 +325,7 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
         let steps = validate_steps(
             raw_test.part,
             raw.lab.transport,
+            protocol,
             raw_test.steps,
             &id,
             test_offset,
@@ -511,6 +535,8 @@ struct RawConventions {
     server_bins: Vec<String>,
     #[serde(default)]
     client_bins: Vec<String>,
+    #[serde(default)]
+    client_args: Vec<String>,
 }
 
 impl RawConventions {
@@ -552,6 +578,7 @@ impl RawConventions {
             client_files,
             server_bins: self.server_bins,
             client_bins: self.client_bins,
+            client_args: self.client_args,
         })
     }
 }
@@ -583,6 +610,7 @@ struct RawTest {
 enum ProtocolName {
     Text,
     Http,
+    Smtp,
 }
 
 /// A test's hint: one text for every language, or a wording per language,
@@ -690,6 +718,8 @@ enum RawStep {
         #[serde(default)]
         behaviour: RawBehaviour,
         delay_ms: Option<u64>,
+        /// How the grader's mail server behaves (smtp labs).
+        smtp: Option<SmtpPlan>,
     },
     RunClient {
         stdin: String,
@@ -710,6 +740,9 @@ enum RawStep {
         success: Option<bool>,
     },
     ExpectNoCrash {},
+    ExpectDialogue {
+        check: SmtpCheck,
+    },
 }
 
 /// The ways to say what a reply must be; none given means the reference reply.
@@ -798,7 +831,9 @@ fn needs(step: &Step) -> Needs<'_> {
         Step::ExpectOutput { .. } | Step::ExpectExit { .. } | Step::ExpectNoCrash => {
             client(&[Earlier::RunClient])
         }
-        Step::ExpectSent(_) => client(&[Earlier::RunClient, Earlier::Serve]),
+        Step::ExpectSent(_) | Step::ExpectDialogue(_) => {
+            client(&[Earlier::RunClient, Earlier::Serve])
+        }
     }
 }
 
@@ -806,6 +841,7 @@ fn needs(step: &Step) -> Needs<'_> {
 fn validate_steps(
     part: Part,
     lab_transport: Transport,
+    protocol: Protocol,
     raw_steps: Vec<Spanned<toml::Table>>,
     test_id: &str,
     test_offset: usize,
@@ -821,6 +857,15 @@ fn validate_steps(
             .try_into()
             .map_err(|err: toml::de::Error| fail(describe_step_error(err.message())))?;
         let step = convert_step(raw, lab_transport).map_err(fail)?;
+        let smtp_step = matches!(
+            step,
+            Step::Serve { smtp: Some(_), .. } | Step::ExpectDialogue(_)
+        );
+        if smtp_step && protocol != Protocol::Smtp {
+            return Err(fail(
+                "`smtp` and `expect_dialogue` are for labs with `protocol = \"smtp\"`".into(),
+            ));
+        }
         let needs = needs(&step);
         match (part, needs.part) {
             (Part::Server, Some(Part::Client)) => {
@@ -873,6 +918,7 @@ fn validate_steps(
             | Step::Pause { .. }
             | Step::ExpectOutput { .. }
             | Step::ExpectSent(_)
+            | Step::ExpectDialogue(_)
             | Step::ExpectExit { .. }
             | Step::ExpectNoCrash => {}
         }
@@ -958,8 +1004,11 @@ fn check_step_bounds(raw: &RawStep) -> Result<(), String> {
         }
         RawStep::ExpectSent { reply: expected } => reply(expected),
         RawStep::ExpectSilence { ms, .. } | RawStep::Pause { ms } => milliseconds("ms", *ms),
-        RawStep::Serve { delay_ms, .. } => {
-            delay_ms.map_or(Ok(()), |delay| milliseconds("delay_ms", delay))
+        RawStep::Serve { delay_ms, smtp, .. } => {
+            delay_ms.map_or(Ok(()), |delay| milliseconds("delay_ms", delay))?;
+            smtp.iter()
+                .flat_map(SmtpPlan::durations)
+                .try_for_each(|(name, value)| milliseconds(name, value))
         }
         RawStep::Open { .. }
         | RawStep::ShutdownWrite { .. }
@@ -969,6 +1018,7 @@ fn check_step_bounds(raw: &RawStep) -> Result<(), String> {
         | RawStep::RunClient { .. }
         | RawStep::ExpectOutput { .. }
         | RawStep::ExpectExit { .. }
+        | RawStep::ExpectDialogue { .. }
         | RawStep::ExpectNoCrash {} => Ok(()),
     }
 }
@@ -1052,6 +1102,7 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
             transport,
             behaviour,
             delay_ms,
+            smtp,
         } => {
             let behaviour = match (behaviour, delay_ms) {
                 (RawBehaviour::Late, Some(ms)) => PeerBehaviour::Late(ms),
@@ -1068,6 +1119,7 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
             Step::Serve {
                 transport: transport.unwrap_or(lab_transport),
                 behaviour,
+                smtp,
             }
         }
         RawStep::RunClient { stdin } => Step::RunClient {
@@ -1105,6 +1157,7 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
             _ => return Err("`expect_exit` takes exactly one of `code` or `success`".into()),
         },
         RawStep::ExpectNoCrash {} => Step::ExpectNoCrash,
+        RawStep::ExpectDialogue { check } => Step::ExpectDialogue(check),
     })
 }
 

@@ -13,7 +13,7 @@ pub use builtin::{BUILTIN_LABS, builtin};
 pub use load::{LabError, digest, load_file, load_str, load_str_with};
 pub use step::{
     Alphabet, ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send,
-    SocketName, Step, Transport,
+    SmtpCheck, SmtpPlan, SocketName, Step, Transport,
 };
 
 use serde::{Deserialize, Serialize};
@@ -276,6 +276,10 @@ pub struct Conventions {
     pub server_bins: Vec<String>,
     /// Binary names a Cargo package may build for the client; run with `--host {host} --port {port}`.
     pub client_bins: Vec<String>,
+    /// Arguments given to a client found by its name (not a Cargo binary,
+    /// not a command from `socklab.toml`): the handout's `MailClient.py
+    /// HOST PORT` is `["{host}", "{port}"]`. Empty: none.
+    pub client_args: Vec<String>,
 }
 
 impl Conventions {

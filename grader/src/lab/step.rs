@@ -10,6 +10,7 @@ use serde::Deserialize;
 /// write it and get [`SocketName::MAIN`].
 pub type SocketName = String;
 
+pub use crate::protocol::smtp::{SmtpCheck, SmtpPlan};
 pub use crate::sentence::Alphabet;
 pub use crate::transport::Transport;
 
@@ -63,6 +64,9 @@ pub enum Step {
     Serve {
         transport: Transport,
         behaviour: PeerBehaviour,
+        /// How the grader's mail server behaves (smtp labs): pauses,
+        /// multi-line replies, refused recipients.
+        smtp: Option<SmtpPlan>,
     },
     /// Client tests: start the student's client with this standard input and
     /// wait for it to finish (or reach the test's deadline).
@@ -76,6 +80,9 @@ pub enum Step {
     },
     /// Client tests: what the grader's server received from the client.
     ExpectSent(Expectation),
+    /// Client tests, smtp labs: a check of the dialogue the grader's mail
+    /// server had with the client.
+    ExpectDialogue(SmtpCheck),
     /// Client tests: how the client ended. `None` means "any failure status".
     ExpectExit {
         code: Option<i32>,

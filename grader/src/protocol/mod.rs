@@ -13,6 +13,7 @@
 //! grader's expectation and the reference cannot disagree.
 
 pub mod http;
+pub mod smtp;
 mod text;
 
 pub use text::TransformName;
@@ -35,6 +36,9 @@ pub enum Protocol {
         /// (see [`Protocol::judging`]).
         lenient: bool,
     },
+    /// SMTP, the grader playing a strict mail server for the student's
+    /// client (smtp-client).
+    Smtp,
 }
 
 /// What arrived so far, judged against the reply expected.
@@ -109,6 +113,7 @@ pub enum ClientSymptom {
 pub enum PeerScript {
     Text(text::TextPeer),
     Http(http::HttpPeer),
+    Smtp(Box<smtp::SmtpPeer>),
 }
 
 impl From<TransformName> for Protocol {
@@ -123,6 +128,44 @@ impl PeerScript {
         match self {
             PeerScript::Text(peer) => peer.on_connect(),
             PeerScript::Http(_) => Vec::new(),
+            PeerScript::Smtp(peer) => peer.on_connect(),
+        }
+    }
+
+    /// How long the peer waits before what it says on connect.
+    pub fn greeting_pause(&self) -> std::time::Duration {
+        match self {
+            PeerScript::Text(_) | PeerScript::Http(_) => std::time::Duration::ZERO,
+            PeerScript::Smtp(peer) => peer.greeting_pause(),
+        }
+    }
+
+    /// How long the peer waits before each reply, and between the lines of
+    /// a reply of several lines (zero: the reply goes in one piece).
+    pub fn reply_pace(&self) -> (std::time::Duration, std::time::Duration) {
+        match self {
+            PeerScript::Text(_) | PeerScript::Http(_) => {
+                (std::time::Duration::ZERO, std::time::Duration::ZERO)
+            }
+            PeerScript::Smtp(peer) => peer.reply_pace(),
+        }
+    }
+
+    /// Bytes that arrived while the peer was holding its greeting or reply
+    /// (or had sent only its first lines): a protocol in which the server
+    /// must finish speaking first notes it.
+    pub fn heard_early(&mut self, bytes: &[u8], before_last_line: bool) {
+        match self {
+            PeerScript::Text(_) | PeerScript::Http(_) => {}
+            PeerScript::Smtp(peer) => peer.heard_early(bytes, before_last_line),
+        }
+    }
+
+    /// What the script noticed since it was last asked, for the transcript.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        match self {
+            PeerScript::Text(_) | PeerScript::Http(_) => Vec::new(),
+            PeerScript::Smtp(peer) => peer.take_notes(),
         }
     }
 
@@ -131,6 +174,7 @@ impl PeerScript {
         match self {
             PeerScript::Text(peer) => peer.on_stream(bytes),
             PeerScript::Http(peer) => peer.on_stream(bytes),
+            PeerScript::Smtp(peer) => peer.on_stream(bytes),
         }
     }
 
@@ -138,8 +182,8 @@ impl PeerScript {
     pub fn on_datagram(&mut self, datagram: &[u8]) -> Vec<u8> {
         match self {
             PeerScript::Text(peer) => peer.on_datagram(datagram),
-            // HTTP does not run over UDP; a lab cannot ask for it.
-            PeerScript::Http(_) => Vec::new(),
+            // HTTP and SMTP do not run over UDP; a lab cannot ask for it.
+            PeerScript::Http(_) | PeerScript::Smtp(_) => Vec::new(),
         }
     }
 }
@@ -150,7 +194,7 @@ impl Protocol {
     /// test fails only for the property it is about.
     pub fn judging(self, lenient: bool) -> Protocol {
         match self {
-            Protocol::Text(_) => self,
+            Protocol::Text(_) | Protocol::Smtp => self,
             Protocol::Http { site, .. } => Protocol::Http { site, lenient },
         }
     }
@@ -160,7 +204,7 @@ impl Protocol {
     /// forgive says nothing about what those tests check.
     pub fn forgiven_later(self, kind: HintKind) -> bool {
         match self {
-            Protocol::Text(_) => false,
+            Protocol::Text(_) | Protocol::Smtp => false,
             Protocol::Http { .. } => http::is_form_fault(kind),
         }
     }
@@ -176,7 +220,8 @@ impl Protocol {
         match self {
             Protocol::Text(transform) => transform.consumed(unanswered),
             // One request per connection: everything sent is the request.
-            Protocol::Http { .. } => unanswered.len(),
+            // (An SMTP lab has no server tests.)
+            Protocol::Http { .. } | Protocol::Smtp => unanswered.len(),
         }
     }
 
@@ -185,6 +230,7 @@ impl Protocol {
         match self {
             Protocol::Text(transform) => transform.apply(request),
             Protocol::Http { site, .. } => site.reference_response(request),
+            Protocol::Smtp => Vec::new(),
         }
     }
 
@@ -193,6 +239,7 @@ impl Protocol {
         match self {
             Protocol::Text(transform) => crate::diagnose::shown(&transform.apply(request)),
             Protocol::Http { site, .. } => site.expected(request).describe(),
+            Protocol::Smtp => "an SMTP reply".into(),
         }
     }
 
@@ -211,6 +258,7 @@ impl Protocol {
                     http::Verdict::Wrong(_) | http::Verdict::Malformed(_) => Judgement::Mismatch,
                 }
             }
+            Protocol::Smtp => Judgement::Mismatch,
         }
     }
 
@@ -227,15 +275,42 @@ impl Protocol {
                     &http::judge(&expected, mismatch.received, true, lenient),
                 )
             }
+            Protocol::Smtp => None,
         }
     }
 
     /// A fresh script for the grader-played peer.
     pub fn peer(self) -> PeerScript {
+        self.peer_with(None)
+    }
+
+    /// A fresh script for the grader-played peer, as a `serve` step's
+    /// protocol table (`smtp = {…}`) asks.
+    pub fn peer_with(self, smtp: Option<smtp::SmtpPlan>) -> PeerScript {
         match self {
             Protocol::Text(transform) => PeerScript::Text(text::TextPeer::new(transform)),
             Protocol::Http { site, .. } => PeerScript::Http(http::HttpPeer::new(site)),
+            Protocol::Smtp => {
+                PeerScript::Smtp(Box::new(smtp::SmtpPeer::new(smtp.unwrap_or_default())))
+            }
         }
+    }
+
+    /// An `expect_dialogue` step: the check run on the peer's scripts, one
+    /// per connection, as they ended.
+    pub fn check_dialogue(
+        self,
+        check: smtp::SmtpCheck,
+        scripts: &[PeerScript],
+    ) -> Result<(), smtp::Finding> {
+        let dialogues: Vec<smtp::Dialogue> = scripts
+            .iter()
+            .filter_map(|script| match script {
+                PeerScript::Smtp(peer) => Some(peer.dialogue.clone()),
+                PeerScript::Text(_) | PeerScript::Http(_) => None,
+            })
+            .collect();
+        smtp::check(check, &dialogues)
     }
 
     /// What a correct client sends for this standard input.
@@ -243,6 +318,8 @@ impl Protocol {
         match self {
             Protocol::Text(transform) => transform.client_message(stdin),
             Protocol::Http { .. } => http::client_request(stdin),
+            // A mail client composes its own dialogue: no one framing.
+            Protocol::Smtp => Vec::new(),
         }
     }
 
@@ -255,6 +332,7 @@ impl Protocol {
                 let body = rules_body(reply);
                 find(output, body, 0).is_some()
             }),
+            Protocol::Smtp => smtp::printed_replies(output, replies),
         }
     }
 
@@ -263,7 +341,7 @@ impl Protocol {
     pub fn without_line_ending(self, message: &[u8]) -> &[u8] {
         match self {
             Protocol::Text(_) => text::strip_newline(message),
-            Protocol::Http { .. } => message,
+            Protocol::Http { .. } | Protocol::Smtp => message,
         }
     }
 
@@ -272,6 +350,7 @@ impl Protocol {
         match self {
             Protocol::Text(transform) => transform.client_hint(symptom),
             Protocol::Http { .. } => http::client_hint(symptom),
+            Protocol::Smtp => smtp::client_hint(symptom),
         }
     }
 }

@@ -35,6 +35,14 @@ impl Grading<'_> {
                 self.record_not_run(test, message, earlier.grader_environment);
                 continue;
             }
+            // A test that needs an earlier one to pass (a mail delivered at
+            // all) says where to look instead of failing for that again.
+            if let Some(earlier) = self.failed_prerequisite(test) {
+                let message =
+                    format!("Not run: it needs what test `{earlier}` checks, which did not pass.");
+                self.record_not_run(test, message, false);
+                continue;
+            }
             if let Some(why) = self.client_test(test, plan, &program, &mut run, started) {
                 gave_up = Some((test.id.clone(), why));
             }

@@ -129,6 +129,8 @@ const REFERENCE_MODULES: &[&str] = &[
     "tcp_lines",
     "http",
     "web_server",
+    "smtp",
+    "smtp_client",
 ];
 
 /// Copies `labs/<lab>` to `destination` (build output aside) and completes
@@ -332,6 +334,7 @@ lab_proofs! {
     udp_count_s => "udp-count-s",
     tcp_lines => "tcp-lines",
     web_server => "web-server",
+    smtp_client => "smtp-client",
 }
 
 /// Each lab crate's `tests/lab.rs` lists the lab file's tests, one `#[test]`
