@@ -1502,4 +1502,32 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn smtp_steps_are_for_smtp_labs_and_bounded() {
+        const SMTP: &str =
+            "[lab]\nname = \"m\"\ntitle = \"M\"\ntransport = \"tcp\"\nprotocol = \"smtp\"\n";
+        let client_test = |serve: &str| {
+            format!(
+                "[[test]]\nid = \"one\"\npart = \"client\"\npoints = 1\nhint = \"h\"\nsteps = [\n  {serve},\n  {{ do = \"run_client\", stdin = \"\" }},\n  {{ do = \"expect_dialogue\", check = \"delivered\" }},\n]\n"
+            )
+        };
+        let good = client_test("{ do = \"serve\", smtp = { reply_ms = 10, multi_line = true } }");
+        let lab = load_str(&format!("{SMTP}{good}"), "m.toml").unwrap();
+        assert_eq!(lab.protocol, Protocol::Smtp);
+        let too_long = client_test("{ do = \"serve\", smtp = { greeting_ms = 9000000 } }");
+        let err = load_str(&format!("{SMTP}{too_long}"), "m.toml").unwrap_err();
+        assert_eq!(err.line, Some(12), "{err}");
+        assert!(err.message.contains("`greeting_ms` = 9000000"), "{err}");
+        let unknown = client_test("{ do = \"serve\", smtp = { greet_ms = 1 } }");
+        let err = load_str(&format!("{SMTP}{unknown}"), "m.toml").unwrap_err();
+        assert_eq!(err.line, Some(12), "{err}");
+        let text_lab = HEADER.replace("\"udp\"", "\"tcp\"");
+        let err = load_str(&format!("{text_lab}{good}"), "t.toml").unwrap_err();
+        assert_eq!(err.line, Some(12), "{err}");
+        assert!(err.message.contains("protocol = \"smtp\""), "{err}");
+        let with_transform = SMTP.replace("protocol", "transform = \"uppercase\"\nprotocol");
+        let err = load_str(&format!("{with_transform}{good}"), "m.toml").unwrap_err();
+        assert_eq!(err.line, Some(5), "{err}");
+    }
 }

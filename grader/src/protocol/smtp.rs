@@ -204,10 +204,7 @@ impl SmtpPeer {
             return;
         };
         let before = if before_last_line {
-            format!(
-                "the last line of {}",
-                awaiting.strip_prefix("the ").unwrap_or(awaiting)
-            )
+            format!("the last line of {awaiting}")
         } else {
             awaiting.clone()
         };
@@ -442,7 +439,7 @@ mod tests {
         peer.heard_early(b"MAIL FROM:<a@b>\r\n", true);
         assert_eq!(
             peer.dialogue.early[1].before,
-            "the last line of reply to HELO me"
+            "the last line of the reply to HELO me"
         );
     }
 
