@@ -61,6 +61,29 @@ impl Around<'_> {
         self.peer.is_some_and(|peer| peer.log().received.is_empty())
     }
 
+    /// Why a client that hard-codes another host cannot reach the grader
+    /// here, when that is so: the cell shares the machine's network.
+    fn why_not_redirected(&self) -> &'static str {
+        if self.peer.is_some_and(|peer| peer.reach.any_address) {
+            ""
+        } else if self.cell.tier() == crate::cell::Tier::Process {
+            " This grading shares the machine's network (the process tier), so a client that hard-codes another host (10.0.0.1, smtp.gmail.com) cannot be led to the grader; the namespace tier can."
+        } else {
+            ""
+        }
+    }
+
+    /// A hint from the client's stderr, with why the grader could not
+    /// redirect it when it names a host that could not be looked up or
+    /// reached (a hard-coded one).
+    pub(super) fn stderr_hint(&self, stderr: &[u8]) -> Option<Hint> {
+        let mut hint = diagnose::stderr_hint(stderr)?;
+        if matches!(hint.kind, HintKind::HostLookup | HintKind::Unreachable) {
+            hint.text.push_str(self.why_not_redirected());
+        }
+        Some(hint)
+    }
+
     /// The hint when the grader's server heard nothing from the client: where
     /// it listened, and, where the cell shares the machine's network, why a
     /// client that hard-codes another host cannot be redirected to it.
@@ -72,13 +95,7 @@ impl Around<'_> {
             ),
             None => "Nothing reached the grader's server.".to_string(),
         };
-        let redirect = if self.peer.is_some_and(|peer| peer.reach.any_address) {
-            ""
-        } else if self.cell.tier() == crate::cell::Tier::Process {
-            " This grading shares the machine's network (the process tier), so a client that hard-codes another host (10.0.0.1, smtp.gmail.com) cannot be led to the grader; the namespace tier can."
-        } else {
-            ""
-        };
+        let redirect = self.why_not_redirected();
         Hint::new(
             HintKind::NothingArrived,
             format!(
@@ -169,8 +186,9 @@ impl ClientRoom {
                     .as_deref()
                     .map(|line| format!(" ({})", crate::escape::escape_lines(line.as_bytes())))
                     .unwrap_or_default();
-                let hint =
-                    diagnose::stderr_hint(stderr).unwrap_or_else(|| around.nothing_arrived_hint());
+                let hint = around
+                    .stderr_hint(stderr)
+                    .unwrap_or_else(|| around.nothing_arrived_hint());
                 self.gave_up = Some(GaveUp {
                     why: "crashed before it sent anything".into(),
                     grader_environment: false,

@@ -148,7 +148,9 @@ impl ClientRoom {
         // What the client said on stderr (a traceback, a host it could not
         // look up) explains a dialogue that never began better.
         let hint = if around.nothing_arrived() {
-            diagnose::stderr_hint(&self.ran().stderr).or_else(|| Some(nothing_arrived_hint()))
+            around
+                .stderr_hint(&self.ran().stderr)
+                .or_else(|| Some(around.nothing_arrived_hint()))
         } else {
             hint.or_else(|| diagnose::stderr_hint(&self.ran().stderr))
         };

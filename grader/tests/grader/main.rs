@@ -19,3 +19,4 @@ mod languages;
 mod outputs;
 mod resume;
 mod samples;
+mod smtp_clients;
