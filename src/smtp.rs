@@ -239,6 +239,9 @@ impl Session {
                         lines: vec![
                             "socklab greets you".into(),
                             "8BITMIME".into(),
+                            // Offered, then refused with 454: a client
+                            // that insists on TLS is seen asking for it.
+                            "STARTTLS".into(),
                             "HELP".into(),
                         ],
                     }
@@ -289,7 +292,7 @@ impl Session {
                 Reply::new(250, "OK")
             }
             "NOOP" => Reply::new(250, "OK"),
-            // Not offered in the hello reply: this server speaks plain SMTP.
+            // This server speaks plain SMTP only: "TLS not available".
             "STARTTLS" => Reply::new(454, "TLS not available: this server speaks plain SMTP"),
             "QUIT" => {
                 self.stage = Stage::Closed;

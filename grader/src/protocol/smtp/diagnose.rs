@@ -69,6 +69,19 @@ fn delivered(dialogues: &[Dialogue]) -> Result<usize, Finding> {
     if let Some(finding) = first_fault(dialogues) {
         return Err((format!("No mail was delivered. {}", finding.0), finding.1));
     }
+    let commands: Vec<&Command> = dialogues.iter().flat_map(|d| &d.commands).collect();
+    if looks_like_smtplib(&commands) {
+        let last = commands.last().expect("checked: the client spoke");
+        return Err((
+            format!(
+                "No mail was delivered: the dialogue stopped after {}, answered {} {}. It is spoken the way Python's smtplib speaks (lower-case commands, ehlo first).",
+                quoted(&last.line),
+                last.code,
+                quoted(&last.reply)
+            ),
+            Some(mail_library_hint()),
+        ));
+    }
     let last = dialogues.iter().rev().find(|d| !d.commands.is_empty());
     let (message, hint) = match last {
         Some(dialogue) if dialogue.in_message => (
@@ -193,11 +206,7 @@ fn own_dialogue(dialogues: &[Dialogue]) -> Result<(), Finding> {
             .contains(&command.verb_as_written.as_str())
         })
         .collect();
-    let smtplib_mail = commands.iter().any(|command| {
-        command.verb_as_written == "mail" && command.line.starts_with("mail FROM:<")
-    });
-    let looks_like_smtplib = smtplib_mail
-        || lower.len() >= 2 && lower.first().is_some_and(|c| c.verb_as_written == "ehlo");
+    let looks_like_smtplib = looks_like_smtplib(&commands);
     if looks_like_smtplib || starttls.is_some() {
         let mut seen: Vec<String> = lower.iter().take(4).map(|c| quoted(&c.line)).collect();
         if let Some(starttls) = starttls {
@@ -220,16 +229,33 @@ fn own_dialogue(dialogues: &[Dialogue]) -> Result<(), Finding> {
                 "Your client's dialogue shows a mail library at work, not your own SMTP: the server received {}. {library}.",
                 seen.join(", ")
             ),
-            Some(Hint::new(
-                HintKind::SmtpMailLibrary,
-                "The assignment asks you to speak SMTP yourself over a TCP socket: do not use smtplib (or its starttls()). Open a socket, connect, and send HELO, MAIL FROM:<...>, RCPT TO:<...>, DATA, the message, \\r\\n.\\r\\n and QUIT yourself, reading each reply.",
-            )),
+            Some(mail_library_hint()),
         ));
     }
     if dialogues.iter().any(|dialogue| dialogue.tls_handshake) {
         return Err(tls_handshake());
     }
     Ok(())
+}
+
+/// smtplib writes its verbs in lower case (`ehlo`, `mail FROM:<…>`,
+/// `rcpt TO:<…>`, `data`, `quit`); a hand-written client copies the
+/// handout's capitals.
+fn looks_like_smtplib(commands: &[&Command]) -> bool {
+    let mail = commands.iter().any(|command| {
+        command.verb_as_written == "mail" && command.line.starts_with("mail FROM:<")
+    });
+    let ehlo_first = commands.first().is_some_and(|command| {
+        command.verb_as_written == "ehlo" && command.line.starts_with("ehlo ")
+    });
+    mail || ehlo_first
+}
+
+fn mail_library_hint() -> Hint {
+    Hint::new(
+        HintKind::SmtpMailLibrary,
+        "The assignment asks you to speak SMTP yourself over a TCP socket: do not use smtplib (or its starttls()). Open a socket, connect, and send HELO, MAIL FROM:<...>, RCPT TO:<...>, DATA, the message, \\r\\n.\\r\\n and QUIT yourself, reading each reply.",
+    )
 }
 
 /// The client spoke while the server still had something to say.
@@ -272,6 +298,30 @@ fn tls_handshake() -> Finding {
 fn first_fault(dialogues: &[Dialogue]) -> Option<Finding> {
     if dialogues.iter().any(|dialogue| dialogue.tls_handshake) {
         return Some(tls_handshake());
+    }
+    let commands: Vec<&Command> = dialogues.iter().flat_map(|d| &d.commands).collect();
+    if let Some(starttls) = commands.iter().find(|command| command.verb == "STARTTLS") {
+        let library = if looks_like_smtplib(&commands) {
+            " This is how Python's smtplib speaks (lower-case commands, ehlo first), its starttls() asking for the TLS that Gmail's server requires."
+        } else {
+            ""
+        };
+        return Some((
+            format!(
+                "Your client asked for TLS: {} was answered {} {}, and the dialogue stopped there. The grader's server, like the lab's sink, speaks plain SMTP.{library}",
+                quoted(&starttls.line),
+                starttls.code,
+                quoted(&starttls.reply)
+            ),
+            Some(if library.is_empty() {
+                Hint::new(
+                    HintKind::SmtpTls,
+                    "Speak plain SMTP to the host and port you were given: no STARTTLS, no ssl.wrap_socket in this lab (a real mail server needs them, the lab's does not).",
+                )
+            } else {
+                mail_library_hint()
+            }),
+        ));
     }
     let command = dialogues.iter().find_map(Dialogue::first_refusal)?;
     let said = format!(
@@ -424,7 +474,18 @@ mod tests {
         let (message, hint) = check(SmtpCheck::OwnDialogue, &smtplib).unwrap_err();
         assert!(message.contains("smtplib"), "{message}");
         assert_eq!(hint.unwrap().kind, HintKind::SmtpMailLibrary);
+        let gmail = run(
+            SmtpPlan::default(),
+            &["ehlo [10.0.0.2]\r\n", "STARTTLS\r\n"],
+        );
+        let (message, hint) = check(SmtpCheck::Delivered, &gmail).unwrap_err();
+        assert!(message.contains("smtplib"), "{message}");
+        assert_eq!(hint.unwrap().kind, HintKind::SmtpMailLibrary);
         let starttls = run(SmtpPlan::default(), &["EHLO me\r\n", "STARTTLS\r\n"]);
+        assert_eq!(
+            kind(check(SmtpCheck::Delivered, &starttls)),
+            Some(HintKind::SmtpTls)
+        );
         assert_eq!(
             kind(check(SmtpCheck::OwnDialogue, &starttls)),
             Some(HintKind::SmtpMailLibrary)
