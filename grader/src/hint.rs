@@ -163,6 +163,16 @@ hint_kinds! {
     SmtpIgnoredRefusal = "smtp_ignored_refusal", "went on after a 550 as if accepted";
     SmtpMailLibrary = "smtp_mail_library", "used a mail library (smtplib) instead of a socket";
     SmtpTls = "smtp_tls", "spoke TLS to a plain SMTP server";
+
+    // What a caching proxy did (protocol::proxy).
+    ProxyCutShort = "proxy_cut_short", "proxy sent only the start of the origin's response";
+    ProxySentTwice = "proxy_sent_twice", "proxy sent the response twice";
+    ProxyTextMode = "proxy_text_mode", "proxy cache in text mode (line endings rewritten)";
+    ProxyWrongHost = "proxy_wrong_host", "proxy asked the origin for another host";
+    ProxyRequestForm = "proxy_request_form", "proxy refused a request form (/host/path or http://host/path)";
+    ProxyOriginError = "proxy_origin_error", "proxy answered an error although the origin was up";
+    ProxyKeptOpen = "proxy_kept_open", "proxy kept the connection open after the response";
+    ProxyUnbufferedMakefile = "proxy_unbuffered_makefile", "Python 2 makefile('r', 0) (unbuffered text)";
 }
 
 #[cfg(test)]

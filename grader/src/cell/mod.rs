@@ -757,6 +757,17 @@ impl Cell {
         procfs::tree_is_waiting(root)
     }
 
+    /// Whether every thread of every process of the cell is asleep in the
+    /// kernel: a threaded server whose worker threads finished (or died,
+    /// having printed why) and whose main thread waits for a client.
+    pub fn threads_settled(&self, main: &CellProcess) -> bool {
+        let root = match &self.backend {
+            Backend::Process => main.pid,
+            Backend::Namespace(keeper) => keeper.pid(),
+        };
+        procfs::threads_are_waiting(root)
+    }
+
     /// Where this cell reads its bound sockets from (sock_diag, or the
     /// `/proc` tables when the kernel refused it).
     pub fn socket_source(&self) -> SocketSource {

@@ -365,6 +365,28 @@ pub fn tree_is_waiting(root: i32) -> bool {
     })
 }
 
+/// [`tree_is_waiting`] for every thread of every process, not only each
+/// process's first: a server whose main thread waits in `accept` while a
+/// worker thread still runs (printing the error that stopped it) is busy.
+pub fn threads_are_waiting(root: i32) -> bool {
+    descendants(root).all(|pid| {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+            return true;
+        };
+        tasks.filter_map(Result::ok).all(|task| {
+            fs::read_to_string(task.path().join("stat"))
+                .map(|stat| {
+                    let state = stat
+                        .rsplit(')')
+                        .next()
+                        .and_then(|rest| rest.trim_start().chars().next());
+                    matches!(state, Some('S' | 'T' | 't' | 'Z' | 'X' | 'I') | None)
+                })
+                .unwrap_or(true)
+        })
+    })
+}
+
 /// Whether `pid` is a zombie (or already gone): dead, only waiting to be reaped.
 pub fn is_zombie(pid: i32) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))

@@ -27,12 +27,13 @@ pub use failure::{Failure, FailureKind, TestHint, never_ran};
 pub use peer::PeerReach;
 pub use transcript::{grader_note, sent_bytes};
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use crate::cell::{Cell, CellProcess, ProgramEnd};
-use crate::lab::{Payload, Send, Step};
+use crate::cell::{CELL_HOST, Cell, CellProcess, ProgramEnd, Tier};
+use crate::lab::{ORIGIN_PLACEHOLDER, Payload, PeerBehaviour, Send, Step};
 use crate::outcome::TranscriptEntry;
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, proxy};
 use crate::sentence;
 use client::{Around, ClientRoom};
 use connection::Sockets;
@@ -104,6 +105,9 @@ pub struct Exchange<'a> {
     transcript: Transcript,
     sockets: Sockets<'a>,
     peer: Option<Peer>,
+    /// What `{origin}` in a send text stands for: the address of the origin
+    /// a server test's last `serve` step started (or left absent).
+    origin: Option<String>,
     client: Option<ClientRoom>,
 }
 
@@ -131,6 +135,7 @@ impl<'a> Exchange<'a> {
             ),
             transcript,
             peer: None,
+            origin: None,
             client: setup.client.map(ClientRoom::new),
         }
     }
@@ -143,6 +148,13 @@ impl<'a> Exchange<'a> {
             *failure = client.with_the_client(failure.clone());
         }
         self.sockets.close_all();
+        // A failed test with an origin says how often it was asked for what,
+        // whichever step failed: beside both sides of the exchange, that is
+        // what tells a cache that answered from a wrong copy from one that
+        // asked the origin again.
+        if result.is_err() && self.client.is_none() && self.peer.is_some() {
+            self.note_hits("at the end of the test");
+        }
         if let Some(peer) = self.peer.take() {
             peer.stop();
         }
@@ -215,6 +227,8 @@ impl<'a> Exchange<'a> {
                 std::thread::sleep(self.clock.remaining(Some(*ms)));
                 Ok(())
             }
+            // A server test's peer is the origin a proxy fetches from.
+            Step::Serve { behaviour, .. } if self.client.is_none() => self.serve_origin(*behaviour),
             Step::Serve {
                 transport,
                 behaviour,
@@ -255,18 +269,150 @@ impl<'a> Exchange<'a> {
                 self.client().expect_exit(&self.around(), *code, *success)
             }
             Step::ExpectNoCrash => self.client().expect_no_crash(),
+            Step::ExpectHits { path, count } => self.expect_hits(path, *count),
         }
     }
 
+    /// Starts the origin of a server test: on port 80 of every address when
+    /// the cell's network is open (the namespace tier: every host name
+    /// resolves to the cell, so `{origin}` is a name), else on a port of its
+    /// own on the cell's host (`{origin}` is `127.0.0.1:PORT`). `absent`
+    /// leaves that address with nothing listening. A second `serve` stops
+    /// the first origin.
+    fn serve_origin(&mut self, behaviour: PeerBehaviour) -> Result<(), Failure> {
+        if let Some(earlier) = self.peer.take() {
+            earlier.stop();
+        }
+        let named = self.cell.tier() == Tier::Namespace && self.cell.open_network().is_ok();
+        let at = if named {
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80))
+        } else {
+            SocketAddr::new(CELL_HOST, 0)
+        };
+        let authority = |port: u16| {
+            if named {
+                proxy::ORIGIN_HOST.to_owned()
+            } else {
+                format!("{CELL_HOST}:{port}")
+            }
+        };
+        let origin = if behaviour == PeerBehaviour::Absent {
+            let port = if named {
+                80
+            } else {
+                crate::cell::free_port()
+                    .map_err(|err| Failure::grader("finding a port for the absent origin", err))?
+            };
+            let origin = authority(port);
+            self.transcript.note(
+                peer::ORIGIN_CHANNEL,
+                format!("nothing listens at {origin}, the origin the requests name"),
+            );
+            origin
+        } else {
+            let (started, bound) = peer::serve_origin(
+                self.cell,
+                at,
+                behaviour,
+                self.protocol.peer(),
+                &self.transcript,
+            )?;
+            self.peer = Some(started);
+            let origin = authority(bound.port());
+            self.transcript.note(
+                peer::ORIGIN_CHANNEL,
+                format!("the grader's origin listens on {bound}; the requests name it `{origin}`"),
+            );
+            origin
+        };
+        self.origin = Some(origin);
+        Ok(())
+    }
+
+    /// The origin's hit counter, noted in the transcript (`when` it was read).
+    fn note_hits(&self, when: &str) -> (std::collections::BTreeMap<String, u32>, String) {
+        let connections = self
+            .peer
+            .as_ref()
+            .map(|peer| peer.log().connections)
+            .unwrap_or_default();
+        let hits = self.protocol.peer_hits(&connections);
+        let counts = if hits.is_empty() {
+            format!("the origin's hit counts {when}: no request")
+        } else {
+            let listed: Vec<String> = hits
+                .iter()
+                .map(|(target, &hits)| {
+                    format!(
+                        "{target} ({hits} request{})",
+                        if hits == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            format!("the origin's hit counts {when}: {}", listed.join(", "))
+        };
+        self.transcript.note(peer::ORIGIN_CHANNEL, counts.clone());
+        (hits, counts)
+    }
+
+    /// Checks the origin's hit counter for `path`, noting every count in the
+    /// transcript beside both sides of the exchange.
+    fn expect_hits(&self, path: &str, count: u32) -> Result<(), Failure> {
+        let (hits, counts) = self.note_hits("so far");
+        let got = hits.get(path).copied().unwrap_or(0);
+        if got == count {
+            return Ok(());
+        }
+        let times = |n: u32| {
+            if n == 1 {
+                "once".to_owned()
+            } else {
+                format!("{n} times")
+            }
+        };
+        let why = if got > count {
+            " Your proxy asked the origin again for what it should have answered from its cache."
+        } else {
+            " Your proxy answered without asking the origin for it (or asked for another path)."
+        };
+        Err(Failure {
+            kind: FailureKind::Fail,
+            message: format!(
+                "The origin was asked for {path} {}; the test expects {}.{why}\n  {counts}",
+                times(got),
+                times(count)
+            ),
+            hint: TestHint::Lab,
+        })
+    }
+
     fn payload(&mut self, send: &Send) -> Vec<u8> {
-        let mut bytes = match &send.payload {
-            Payload::Bytes(bytes) => bytes.clone(),
-            Payload::Words { count, alphabet } => sentence::words(&mut self.rng, *count, *alphabet),
-            Payload::Size(size) => sentence::filler(&mut self.rng, *size),
+        let mut bytes = match (&send.payload, &self.origin) {
+            (Payload::Bytes(bytes), Some(origin)) => {
+                replace_all(bytes, ORIGIN_PLACEHOLDER.as_bytes(), origin.as_bytes())
+            }
+            (Payload::Bytes(bytes), None) => bytes.clone(),
+            (Payload::Words { count, alphabet }, _) => {
+                sentence::words(&mut self.rng, *count, *alphabet)
+            }
+            (Payload::Size(size), _) => sentence::filler(&mut self.rng, *size),
         };
         if send.newline {
             bytes.push(b'\n');
         }
         bytes
     }
+}
+
+/// `bytes` with every `from` replaced by `to`.
+fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(found) = crate::protocol::find(bytes, from, at) {
+        out.extend_from_slice(&bytes[at..found]);
+        out.extend_from_slice(to);
+        at = found + from.len();
+    }
+    out.extend_from_slice(&bytes[at..]);
+    out
 }

@@ -26,6 +26,9 @@ use crate::protocol::{AfterTurn, PeerScript};
 /// The transcript channel of the grader's server.
 pub(super) const PEER_CHANNEL: &str = "grader-server";
 
+/// The transcript channel of the grader-played origin of a server test.
+pub(super) const ORIGIN_CHANNEL: &str = "origin";
+
 /// How often the peer's blocking calls wake to check whether the test ended.
 const PEER_TICK: Duration = Duration::from_millis(10);
 
@@ -106,7 +109,10 @@ pub(super) fn serve(
         reach.clone(),
         behaviour,
         script,
-        transcript.clone(),
+        Voice {
+            transcript: transcript.clone(),
+            channel: PEER_CHANNEL,
+        },
         client_closes_first,
     )))
 }
@@ -132,6 +138,45 @@ fn bind(cell: &Cell, host: IpAddr, port: u16, transport: Transport) -> Result<En
     })
 }
 
+/// Starts the grader-played origin of a server test (a proxy's) on `at`
+/// (port 0: one the system picks), TCP: the `serve` step of a server test.
+/// Returns it with the address it listens on.
+pub(super) fn serve_origin(
+    cell: &Cell,
+    at: SocketAddr,
+    behaviour: PeerBehaviour,
+    script: PeerScript,
+    transcript: &Transcript,
+) -> Result<(Peer, SocketAddr), Failure> {
+    let endpoint = bind(cell, at.ip(), at.port(), Transport::Tcp)?;
+    let bound = match &endpoint {
+        Endpoint::Tcp(listener) => listener.local_addr(),
+        Endpoint::Udp(socket) => socket.local_addr(),
+    }
+    .map_err(|err| Failure::grader("reading the origin's address", err))?;
+    // The origin's port is not the lab's: who closes first does not matter.
+    let peer = Peer::start(
+        vec![(bound.port(), endpoint)],
+        bound.port(),
+        PeerReach::default(),
+        behaviour,
+        script,
+        Voice {
+            transcript: transcript.clone(),
+            channel: ORIGIN_CHANNEL,
+        },
+        false,
+    );
+    Ok((peer, bound))
+}
+
+/// Where a peer's events are recorded: the test's transcript, on the
+/// channel of the grader's server or of a proxy's origin.
+struct Voice {
+    transcript: Transcript,
+    channel: &'static str,
+}
+
 enum Endpoint {
     Udp(UdpSocket),
     Tcp(TcpListener),
@@ -146,6 +191,9 @@ pub(super) struct PeerLog {
     /// Each TCP connection's script as it stands (what it recorded of the
     /// dialogue), in the order the connections came.
     pub(super) scripts: Vec<PeerScript>,
+    /// What the client sent on each connection the peer accepted, in order
+    /// (a proxy's origin counts its hits from them).
+    pub(super) connections: Vec<Vec<u8>>,
 }
 
 /// The grader's server for one client test, a thread per port it listens on.
@@ -166,7 +214,7 @@ impl Peer {
         reach: PeerReach,
         behaviour: PeerBehaviour,
         script: PeerScript,
-        transcript: Transcript,
+        voice: Voice,
         client_closes_first: bool,
     ) -> Peer {
         let stop = Arc::new(AtomicBool::new(false));
@@ -177,8 +225,9 @@ impl Peer {
             expected: SocketAddr::new(cell::CELL_HOST, port),
             stop: Arc::clone(&stop),
             log: Arc::clone(&log),
-            transcript,
+            transcript: voice.transcript,
             client_closes_first,
+            channel: voice.channel,
         });
         let threads = endpoints
             .into_iter()
@@ -228,6 +277,8 @@ struct PeerContext {
     stop: Arc<AtomicBool>,
     log: Arc<Mutex<PeerLog>>,
     transcript: Transcript,
+    /// The transcript channel: the grader's server, or a proxy's origin.
+    channel: &'static str,
 }
 
 impl PeerContext {
@@ -238,16 +289,19 @@ impl PeerContext {
     /// Logs bytes from the client: a datagram (`stream: false`) is an entry
     /// of its own, stream bytes join the bytes received just before them.
     fn received(&self, bytes: &[u8], stream: bool) {
-        self.log
+        let mut log = self
+            .log
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .received
-            .extend_from_slice(bytes);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.received.extend_from_slice(bytes);
         if stream {
-            self.transcript.stream_bytes(PEER_CHANNEL, bytes);
+            if let Some(connection) = log.connections.last_mut() {
+                connection.extend_from_slice(bytes);
+            }
+            self.transcript.stream_bytes(self.channel, bytes);
         } else {
             self.transcript
-                .record(PEER_CHANNEL, TranscriptEvent::Received(bytes.to_vec()));
+                .record(self.channel, TranscriptEvent::Received(bytes.to_vec()));
         }
     }
 
@@ -276,7 +330,7 @@ impl PeerContext {
 
     fn note_dialled(&self, dialled: SocketAddr) {
         self.transcript.note(
-            PEER_CHANNEL,
+            self.channel,
             format!(
                 "the client sent to {dialled}, not to the {} it was given; in this cell every address reaches the grader",
                 self.expected
@@ -291,7 +345,7 @@ impl PeerContext {
             .replies
             .push(reply.to_vec());
         self.transcript
-            .record(PEER_CHANNEL, TranscriptEvent::Sent(reply.to_vec()));
+            .record(self.channel, TranscriptEvent::Sent(reply.to_vec()));
     }
 
     fn serve_udp(&self, socket: UdpSocket) {
@@ -332,7 +386,7 @@ impl PeerContext {
             match listener.accept() {
                 Ok((stream, _)) => {
                     self.transcript.record(
-                        PEER_CHANNEL,
+                        self.channel,
                         TranscriptEvent::Note("accepted a connection from the client".into()),
                     );
                     if let Ok(dialled) = stream.local_addr() {
@@ -340,9 +394,14 @@ impl PeerContext {
                             self.note_dialled(dialled);
                         }
                     }
+                    self.log
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .connections
+                        .push(Vec::new());
                     if self.behaviour == PeerBehaviour::CloseEarly {
                         self.transcript.record(
-                            PEER_CHANNEL,
+                            self.channel,
                             TranscriptEvent::Note("closed it without reading".into()),
                         );
                         continue;
@@ -358,6 +417,11 @@ impl PeerContext {
                 Err(_) => std::thread::sleep(PEER_TICK),
             }
         }
+        // Stop listening now, even if a copy of the descriptor lives on for a
+        // moment (a process another grading forks holds every descriptor
+        // until it runs its program): the next test's peer binds the port
+        // again at once.
+        let _ = socket2::SockRef::from(&listener).shutdown(std::net::Shutdown::Both);
     }
 
     /// Writes one reply after `pause`, line by line when the script paces
@@ -434,7 +498,7 @@ impl PeerContext {
     /// transcript.
     fn keep_script(&self, index: usize, script: &mut PeerScript) {
         for note in script.take_notes() {
-            self.transcript.note(PEER_CHANNEL, note);
+            self.transcript.note(self.channel, note);
         }
         let mut log = self
             .log
@@ -532,7 +596,7 @@ impl PeerContext {
             }
         }
         self.transcript.record(
-            PEER_CHANNEL,
+            self.channel,
             TranscriptEvent::Note("closed the connection".into()),
         );
     }

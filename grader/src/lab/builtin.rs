@@ -22,6 +22,7 @@ pub const BUILTIN_LABS: &[(&str, &str, &str)] = &[
     builtin_lab!("tcp-lines"),
     builtin_lab!("web-server"),
     builtin_lab!("smtp-client"),
+    builtin_lab!("web-proxy"),
 ];
 
 macro_rules! embedded_file {

@@ -108,7 +108,14 @@ pub mod bounds {
     pub const WORDS: usize = 100_000;
     /// Segments of one `send`.
     pub const SEGMENTS: usize = 10_000;
+    /// The `count` of an `expect_hits`: a test makes at most this many requests.
+    pub const HITS: u32 = 1_000;
 }
+
+/// The placeholder in a `send` text for the address of the origin a
+/// server test's `serve` step started (`gaia.cs.umass.edu` or
+/// `127.0.0.1:PORT`, see `protocol::proxy::ORIGIN_HOST`).
+pub const ORIGIN_PLACEHOLDER: &str = "{origin}";
 
 /// The 1-based line of the first `key = …` at or after `from`, if any.
 fn line_of_key(text: &str, key: &str, from: usize) -> Option<usize> {
@@ -217,19 +224,20 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
                 "`files` is for labs with `protocol = \"http\"`, whose server serves them".into(),
             ));
         }
-        (Some(ProtocolName::Http), Some(_), _) => {
+        (Some(ProtocolName::Http | ProtocolName::Proxy), Some(_), _) => {
             return Err(lab_key_error(
                 "transform",
-                "an http lab has no `transform`: its replies are the files of `files`".into(),
+                "an http or proxy lab has no `transform`: its replies are the files of `files`"
+                    .into(),
             ));
         }
-        (Some(ProtocolName::Http), None, None) => {
+        (Some(ProtocolName::Http | ProtocolName::Proxy), None, None) => {
             return Err(lab_key_error(
                 "protocol",
-                "an http lab names the folder it serves: `files = \"<folder beside the lab file>\"`".into(),
+                "an http or proxy lab names the folder its server (a proxy's origin) serves: `files = \"<folder beside the lab file>\"`".into(),
             ));
         }
-        (Some(ProtocolName::Http), None, Some(folder)) => {
+        (Some(name @ (ProtocolName::Http | ProtocolName::Proxy)), None, Some(folder)) => {
             if raw.lab.transport != Transport::Tcp {
                 return Err(lab_key_error(
                     "transport",
@@ -238,9 +246,12 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
             }
             let site = files::read_with(files, folder, raw.lab.filler.as_ref())
                 .map_err(|message| lab_key_error("files", message))?;
-            Protocol::Http {
-                site,
-                lenient: false,
+            match name {
+                ProtocolName::Proxy => Protocol::Proxy { site },
+                ProtocolName::Http | ProtocolName::Text | ProtocolName::Smtp => Protocol::Http {
+                    site,
+                    lenient: false,
+                },
             }
         }
     };
@@ -611,6 +622,8 @@ enum ProtocolName {
     Text,
     Http,
     Smtp,
+    /// A caching web proxy, with the grader as the origin too.
+    Proxy,
 }
 
 /// A test's hint: one text for every language, or a wording per language,
@@ -743,6 +756,10 @@ enum RawStep {
     ExpectDialogue {
         check: SmtpCheck,
     },
+    ExpectHits {
+        path: String,
+        count: u32,
+    },
 }
 
 /// The ways to say what a reply must be; none given means the reference reply.
@@ -786,7 +803,8 @@ struct Needs<'s> {
 enum Earlier {
     /// A check of what the client did needs the client run first.
     RunClient,
-    /// What the grader's server received needs the grader's server.
+    /// What the grader's server received needs the grader's server; so
+    /// does a send naming `{origin}`, the address of a proxy's origin.
     Serve,
 }
 
@@ -816,6 +834,15 @@ fn needs(step: &Step) -> Needs<'_> {
             part: Some(Part::Server),
             ..Needs::NOTHING
         },
+        // A request naming the origin's address needs the origin first.
+        Step::Send(Send {
+            socket,
+            payload: Payload::Bytes(bytes),
+            ..
+        }) if crate::protocol::find(bytes, ORIGIN_PLACEHOLDER.as_bytes(), 0).is_some() => Needs {
+            after: &[Earlier::Serve],
+            ..on_socket(socket, false)
+        },
         Step::Send(Send { socket, .. })
         | Step::Close { socket }
         | Step::Expect { socket, .. }
@@ -824,10 +851,15 @@ fn needs(step: &Step) -> Needs<'_> {
             on_socket(socket, true)
         }
         Step::Pause { .. } => Needs::NOTHING,
-        // The grader's server listens on the port the student's client is
-        // told; a test that also drives a student's server (a proxy) needs
-        // a port of its own for it first.
-        Step::Serve { .. } | Step::RunClient { .. } => client(&[]),
+        // In a client test the grader's server listens on the port the
+        // student's client is told; in a server test it is the origin a
+        // proxy fetches from, on an address of its own.
+        Step::Serve { .. } => Needs::NOTHING,
+        Step::ExpectHits { .. } => Needs {
+            after: &[Earlier::Serve],
+            ..Needs::NOTHING
+        },
+        Step::RunClient { .. } => client(&[]),
         Step::ExpectOutput { .. } | Step::ExpectExit { .. } | Step::ExpectNoCrash => {
             client(&[Earlier::RunClient])
         }
@@ -899,7 +931,11 @@ fn validate_steps(
                 Earlier::Serve => (!served).then_some("`serve`"),
             };
             if let Some(missing) = missing {
-                return Err(fail(format!("this check needs a {missing} step before it")));
+                let what = match &step {
+                    Step::Send(_) => "a send naming `{origin}`",
+                    _ => "this check",
+                };
+                return Err(fail(format!("{what} needs a {missing} step before it")));
             }
         }
         match &step {
@@ -920,7 +956,8 @@ fn validate_steps(
             | Step::ExpectSent(_)
             | Step::ExpectDialogue(_)
             | Step::ExpectExit { .. }
-            | Step::ExpectNoCrash => {}
+            | Step::ExpectNoCrash
+            | Step::ExpectHits { .. } => {}
         }
         steps.push(step);
     }
@@ -1009,6 +1046,14 @@ fn check_step_bounds(raw: &RawStep) -> Result<(), String> {
             smtp.iter()
                 .flat_map(SmtpPlan::durations)
                 .try_for_each(|(name, value)| milliseconds(name, value))
+        }
+        RawStep::ExpectHits { path, count } => {
+            if !path.starts_with('/') {
+                return Err(format!(
+                    "`path` = {path:?}: the origin is asked for a path starting with '/'"
+                ));
+            }
+            check_range("count", u64::from(*count), 0, u64::from(bounds::HITS))
         }
         RawStep::Open { .. }
         | RawStep::ShutdownWrite { .. }
@@ -1158,6 +1203,7 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
         },
         RawStep::ExpectNoCrash {} => Step::ExpectNoCrash,
         RawStep::ExpectDialogue { check } => Step::ExpectDialogue(check),
+        RawStep::ExpectHits { path, count } => Step::ExpectHits { path, count },
     })
 }
 
@@ -1366,6 +1412,48 @@ mod tests {
         assert!(err.message.contains("`serve` step"), "{err}");
         let served = client_test.replace("steps = [\n", "steps = [\n  { do = \"serve\" },\n");
         load(&served).unwrap();
+    }
+
+    #[test]
+    fn a_server_test_may_serve_an_origin_and_name_it_after() {
+        let origin = GOOD_TEST.replace(
+            "{ do = \"send\", text = \"hi\" }",
+            "{ do = \"send\", text = \"GET /{origin}/a HTTP/1.0\\r\\n\\r\\n\" }",
+        );
+        let err = load(&origin).unwrap_err();
+        assert!(err.message.contains("`serve` step"), "{err}");
+        assert_eq!(err.line, Some(13));
+        let served = origin.replace("steps = [\n", "steps = [\n  { do = \"serve\" },\n");
+        let lab = load(&served).unwrap();
+        assert!(matches!(lab.tests[0].steps[0], Step::Serve { .. }));
+        let counted = served.replace(
+            "{ do = \"expect\" }",
+            "{ do = \"expect\" },\n  { do = \"expect_hits\", path = \"/a\", count = 1 }",
+        );
+        assert!(matches!(
+            load(&counted).unwrap().tests[0].steps.last(),
+            Some(Step::ExpectHits { count: 1, .. })
+        ));
+        let before_serve = GOOD_TEST.replace(
+            "{ do = \"expect\" }",
+            "{ do = \"expect_hits\", path = \"/a\", count = 1 }",
+        );
+        assert!(
+            load(&before_serve)
+                .unwrap_err()
+                .message
+                .contains("`serve` step")
+        );
+        for (wrong, words) in [
+            ("path = \"a\", count = 1", "starting with '/'"),
+            (
+                "path = \"/a\", count = 5000",
+                "`count` = 5000 is out of range",
+            ),
+        ] {
+            let err = load(&counted.replace("path = \"/a\", count = 1", wrong)).unwrap_err();
+            assert!(err.message.contains(words), "{err}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod load;
 mod step;
 
 pub use builtin::{BUILTIN_LABS, builtin};
-pub use load::{LabError, digest, load_file, load_str, load_str_with};
+pub use load::{LabError, ORIGIN_PLACEHOLDER, digest, load_file, load_str, load_str_with};
 pub use step::{
     Alphabet, ClientExpectation, Expectation, OutputStream, Payload, PeerBehaviour, Send,
     SmtpCheck, SmtpPlan, SocketName, Step, Transport,

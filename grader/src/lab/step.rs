@@ -60,7 +60,9 @@ pub enum Step {
         ms: u64,
     },
     /// Client tests: the grader listens where the client will send and answers
-    /// as `behaviour` says.
+    /// as `behaviour` says. Server tests: the grader plays the origin a
+    /// proxy fetches from, on an address of its own that `{origin}` in a
+    /// later `send` text names; a second `serve` replaces the first.
     Serve {
         transport: Transport,
         behaviour: PeerBehaviour,
@@ -83,6 +85,12 @@ pub enum Step {
     /// Client tests, smtp labs: a check of the dialogue the grader's mail
     /// server had with the client.
     ExpectDialogue(SmtpCheck),
+    /// How many connections the grader-played peer (a proxy's origin) was
+    /// asked `path` on since its `serve` step: the origin's hit counter.
+    ExpectHits {
+        path: String,
+        count: u32,
+    },
     /// Client tests: how the client ended. `None` means "any failure status".
     ExpectExit {
         code: Option<i32>,

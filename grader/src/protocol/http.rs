@@ -65,7 +65,13 @@ impl Site {
     pub fn reference_response(&self, request: &[u8]) -> Vec<u8> {
         let (status, reason, content_type, body) = match self.expected(request) {
             Expected::File { target, body } => {
-                (200, "OK", rules::content_type(Path::new(&target)), body)
+                (
+                    200,
+                    "OK",
+                    // The type is the file's: a query (`?x=1`) is no part of its name.
+                    rules::content_type(Path::new(target.split('?').next().unwrap_or(&target))),
+                    body,
+                )
             }
             Expected::Missing { target } | Expected::Refused { target } => (
                 404,
@@ -332,7 +338,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub(super) mod tests {
     use super::*;
 
-    pub(super) fn site() -> Site {
+    pub(in crate::protocol) fn site() -> Site {
         Site::new(BTreeMap::from([
             ("HelloWorld.html".to_owned(), b"<h1>Hi</h1>\r\n".to_vec()),
             (

@@ -13,6 +13,7 @@
 //! grader's expectation and the reference cannot disagree.
 
 pub mod http;
+pub mod proxy;
 pub mod smtp;
 mod text;
 
@@ -39,6 +40,10 @@ pub enum Protocol {
     /// SMTP, the grader playing a strict mail server for the student's
     /// client (smtp-client).
     Smtp,
+    /// A caching web proxy between the grader's requests and the
+    /// grader-played origin, which serves the lab's files (web-proxy):
+    /// what a correct proxy sends is the origin's response, byte for byte.
+    Proxy { site: &'static http::Site },
 }
 
 /// What arrived so far, judged against the reply expected.
@@ -114,6 +119,7 @@ pub enum PeerScript {
     Text(text::TextPeer),
     Http(http::HttpPeer),
     Smtp(Box<smtp::SmtpPeer>),
+    Origin(proxy::OriginPeer),
 }
 
 impl From<TransformName> for Protocol {
@@ -127,7 +133,7 @@ impl PeerScript {
     pub fn on_connect(&mut self) -> Vec<u8> {
         match self {
             PeerScript::Text(peer) => peer.on_connect(),
-            PeerScript::Http(_) => Vec::new(),
+            PeerScript::Http(_) | PeerScript::Origin(_) => Vec::new(),
             PeerScript::Smtp(peer) => peer.on_connect(),
         }
     }
@@ -135,7 +141,9 @@ impl PeerScript {
     /// How long the peer waits before what it says on connect.
     pub fn greeting_pause(&self) -> std::time::Duration {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) => std::time::Duration::ZERO,
+            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => {
+                std::time::Duration::ZERO
+            }
             PeerScript::Smtp(peer) => peer.greeting_pause(),
         }
     }
@@ -144,7 +152,7 @@ impl PeerScript {
     /// a reply of several lines (zero: the reply goes in one piece).
     pub fn reply_pace(&self) -> (std::time::Duration, std::time::Duration) {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) => {
+            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => {
                 (std::time::Duration::ZERO, std::time::Duration::ZERO)
             }
             PeerScript::Smtp(peer) => peer.reply_pace(),
@@ -156,7 +164,7 @@ impl PeerScript {
     /// must finish speaking first notes it.
     pub fn heard_early(&mut self, bytes: &[u8], before_last_line: bool) {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) => {}
+            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => {}
             PeerScript::Smtp(peer) => peer.heard_early(bytes, before_last_line),
         }
     }
@@ -164,7 +172,7 @@ impl PeerScript {
     /// What the script noticed since it was last asked, for the transcript.
     pub fn take_notes(&mut self) -> Vec<String> {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) => Vec::new(),
+            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => Vec::new(),
             PeerScript::Smtp(peer) => peer.take_notes(),
         }
     }
@@ -175,6 +183,7 @@ impl PeerScript {
             PeerScript::Text(peer) => peer.on_stream(bytes),
             PeerScript::Http(peer) => peer.on_stream(bytes),
             PeerScript::Smtp(peer) => peer.on_stream(bytes),
+            PeerScript::Origin(peer) => peer.on_stream(bytes),
         }
     }
 
@@ -183,7 +192,7 @@ impl PeerScript {
         match self {
             PeerScript::Text(peer) => peer.on_datagram(datagram),
             // HTTP and SMTP do not run over UDP; a lab cannot ask for it.
-            PeerScript::Http(_) | PeerScript::Smtp(_) => Vec::new(),
+            PeerScript::Http(_) | PeerScript::Smtp(_) | PeerScript::Origin(_) => Vec::new(),
         }
     }
 }
@@ -194,7 +203,8 @@ impl Protocol {
     /// test fails only for the property it is about.
     pub fn judging(self, lenient: bool) -> Protocol {
         match self {
-            Protocol::Text(_) | Protocol::Smtp => self,
+            // A proxy forwards the origin's bytes: there is no form of its own.
+            Protocol::Text(_) | Protocol::Smtp | Protocol::Proxy { .. } => self,
             Protocol::Http { site, .. } => Protocol::Http { site, lenient },
         }
     }
@@ -204,7 +214,7 @@ impl Protocol {
     /// forgive says nothing about what those tests check.
     pub fn forgiven_later(self, kind: HintKind) -> bool {
         match self {
-            Protocol::Text(_) | Protocol::Smtp => false,
+            Protocol::Text(_) | Protocol::Smtp | Protocol::Proxy { .. } => false,
             Protocol::Http { .. } => http::is_form_fault(kind),
         }
     }
@@ -221,7 +231,7 @@ impl Protocol {
             Protocol::Text(transform) => transform.consumed(unanswered),
             // One request per connection: everything sent is the request.
             // (An SMTP lab has no server tests.)
-            Protocol::Http { .. } | Protocol::Smtp => unanswered.len(),
+            Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => unanswered.len(),
         }
     }
 
@@ -231,6 +241,7 @@ impl Protocol {
             Protocol::Text(transform) => transform.apply(request),
             Protocol::Http { site, .. } => site.reference_response(request),
             Protocol::Smtp => Vec::new(),
+            Protocol::Proxy { site } => proxy::expected_reply(site, request),
         }
     }
 
@@ -240,6 +251,7 @@ impl Protocol {
             Protocol::Text(transform) => crate::diagnose::shown(&transform.apply(request)),
             Protocol::Http { site, .. } => site.expected(request).describe(),
             Protocol::Smtp => "an SMTP reply".into(),
+            Protocol::Proxy { site } => proxy::describe_reply(site, request),
         }
     }
 
@@ -259,6 +271,9 @@ impl Protocol {
                 }
             }
             Protocol::Smtp => Judgement::Mismatch,
+            Protocol::Proxy { site } => {
+                proxy::judge(&proxy::expected_reply(site, request), received, closed)
+            }
         }
     }
 
@@ -276,6 +291,7 @@ impl Protocol {
                 )
             }
             Protocol::Smtp => None,
+            Protocol::Proxy { .. } => proxy::diagnose(mismatch),
         }
     }
 
@@ -293,6 +309,8 @@ impl Protocol {
             Protocol::Smtp => {
                 PeerScript::Smtp(Box::new(smtp::SmtpPeer::new(smtp.unwrap_or_default())))
             }
+            // The origin a proxy fetches from.
+            Protocol::Proxy { site } => PeerScript::Origin(proxy::OriginPeer::new(site)),
         }
     }
 
@@ -307,7 +325,7 @@ impl Protocol {
             .iter()
             .filter_map(|script| match script {
                 PeerScript::Smtp(peer) => Some(peer.dialogue.clone()),
-                PeerScript::Text(_) | PeerScript::Http(_) => None,
+                PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => None,
             })
             .collect();
         smtp::check(check, &dialogues)
@@ -320,6 +338,8 @@ impl Protocol {
             Protocol::Http { .. } => http::client_request(stdin),
             // A mail client composes its own dialogue: no one framing.
             Protocol::Smtp => Vec::new(),
+            // A proxy lab grades the proxy, a server: no client of its own.
+            Protocol::Proxy { .. } => Vec::new(),
         }
     }
 
@@ -328,7 +348,7 @@ impl Protocol {
         match self {
             Protocol::Text(_) => text::contains_in_order(output, replies),
             // A client prints the page it fetched: the body of each response.
-            Protocol::Http { .. } => replies.iter().all(|reply| {
+            Protocol::Http { .. } | Protocol::Proxy { .. } => replies.iter().all(|reply| {
                 let body = rules_body(reply);
                 find(output, body, 0).is_some()
             }),
@@ -341,7 +361,7 @@ impl Protocol {
     pub fn without_line_ending(self, message: &[u8]) -> &[u8] {
         match self {
             Protocol::Text(_) => text::strip_newline(message),
-            Protocol::Http { .. } | Protocol::Smtp => message,
+            Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => message,
         }
     }
 
@@ -351,6 +371,34 @@ impl Protocol {
             Protocol::Text(transform) => transform.client_hint(symptom),
             Protocol::Http { .. } => http::client_hint(symptom),
             Protocol::Smtp => smtp::client_hint(symptom),
+            Protocol::Proxy { .. } => None,
+        }
+    }
+
+    /// How many times the grader-played peer was asked for each target,
+    /// from the bytes of each connection it accepted: the origin's hit
+    /// counter (`expect_hits`). Only protocols whose peer serves named
+    /// resources count anything.
+    pub fn peer_hits(self, connections: &[Vec<u8>]) -> std::collections::BTreeMap<String, u32> {
+        match self {
+            Protocol::Text(_) | Protocol::Smtp => Default::default(),
+            Protocol::Http { .. } | Protocol::Proxy { .. } => proxy::hits(connections),
+        }
+    }
+
+    /// Whether a failed test of a server that kept running reads what the
+    /// server printed ([`Protocol::diagnose_server_stderr`]).
+    pub fn reads_server_stderr(self) -> bool {
+        matches!(self, Protocol::Proxy { .. })
+    }
+
+    /// What a server's error output during a test it failed (while it kept
+    /// running: one of its threads stopped) says, when the protocol knows
+    /// the error: a proxy's thread that hit Python 2's `makefile('r', 0)`.
+    pub fn diagnose_server_stderr(self, stderr: &[u8]) -> Option<Diagnosis> {
+        match self {
+            Protocol::Text(_) | Protocol::Http { .. } | Protocol::Smtp => None,
+            Protocol::Proxy { .. } => proxy::diagnose_stderr(stderr),
         }
     }
 }

@@ -68,6 +68,9 @@ impl Grading<'_> {
                 start_failure = Some(self.record_start_failure(test, failure, test_started));
                 continue;
             }
+            let stderr_before = server
+                .as_ref()
+                .map_or(0, |running| running.process.stderr().total);
             let (mut result, mut transcript, mut ended) =
                 self.run_server_test(test, plan, &mut server, &mut run);
             // A server that served earlier tests may have stopped serving just
@@ -120,7 +123,38 @@ impl Grading<'_> {
                     failure.hint = TestHint::Observed(diagnosis.into_hint());
                     failure.into_outcome()
                 }
-                (Err(failure), None) => failure.into_outcome(),
+                (Err(mut failure), None) => {
+                    // A server that kept running may have lost the thread
+                    // that served the test: what it printed says why, when
+                    // the protocol knows the error (a proxy's makefile). It
+                    // is stopped now rather than after the record (it failed),
+                    // once its threads are idle, so that all it printed is read.
+                    let unexplained = !matches!(failure.hint, TestHint::Observed(_))
+                        && self.lab.protocol.reads_server_stderr();
+                    let running = if unexplained { server.take() } else { None };
+                    let stderr = match running {
+                        Some(running) => {
+                            running.wait_until_idle(Instant::now() + EXIT_NOTICE);
+                            let end = running.stop(&mut run, &plan.workdir);
+                            let new = end.stderr.total.saturating_sub(stderr_before);
+                            scrub_paths(&end.stderr.last(new.min(4096) as usize), &plan.workdir)
+                        }
+                        None => Vec::new(),
+                    };
+                    if let Some(diagnosis) = unexplained
+                        .then(|| self.lab.protocol.diagnose_server_stderr(&stderr))
+                        .flatten()
+                    {
+                        failure.message = format!(
+                            "{}\n{}\n  stderr:   {}",
+                            diagnosis.finding,
+                            failure.message,
+                            crate::diagnose::shown_or_nothing(&stderr)
+                        );
+                        failure.hint = TestHint::Observed(diagnosis.into_hint());
+                    }
+                    failure.into_outcome()
+                }
             };
             self.record(test, outcome, hint, transcript, test_started.elapsed());
             // One bug is charged once: a server that failed a test (it hung,
@@ -225,13 +259,18 @@ impl Grading<'_> {
         let cell = self.open_cell().map_err(Failure::grader_message)?;
         // A server free to choose its port may choose 80, as a web server
         // does: a namespace cell's network lets its programs bind any port.
-        // The process tier has nothing to open; the port is the machine's.
-        if self.lab.any_port && cell.tier() == crate::cell::Tier::Namespace {
+        // A proxy's origin listens on port 80 of every address, where host
+        // names resolve to the cell. The process tier has nothing to open;
+        // the port is the machine's.
+        let origin = has_origin(&self.lab.tests);
+        if (self.lab.any_port || origin) && cell.tier() == crate::cell::Tier::Namespace {
             let _ = cell.open_network();
         }
         let spec_port = program::choose_port(&cell, program, self.lab.port, self.lab.any_port)
             .map_err(Failure::grader_message)?;
-        let spec = program::spawn_spec(plan, program, spec_port.number, self.lab.any_port);
+        let mut spec = program::spawn_spec(plan, program, spec_port.number, self.lab.any_port);
+        // A proxy connects to its origin, on a port of the origin's own.
+        spec.any_tcp_port |= origin;
         let mut waited_for_port = false;
         loop {
             let process = cell.spawn(&spec).map_err(|err| {
@@ -355,12 +394,31 @@ impl RunningServer {
                 .is_some()
     }
 
+    /// Waits until every thread of its cell is asleep in the kernel (or
+    /// `until`): a worker thread that died has then printed why.
+    fn wait_until_idle(&self, until: Instant) {
+        while Instant::now() < until && !self.cell.threads_settled(&self.process) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Stops it, keeps how it ended in `run`, and returns that.
     fn stop(self, run: &mut ProgramRun, workdir: &Path) -> ProgramEnd {
         let end = self.cell.stop_all(self.process);
         program::record_end(run, end.clone(), workdir);
         end
     }
+}
+
+/// Whether any server test plays an origin (a `serve` step): a proxy lab.
+fn has_origin(tests: &[TestCase]) -> bool {
+    tests.iter().any(|test| {
+        test.part == Part::Server
+            && test
+                .steps
+                .iter()
+                .any(|step| matches!(step, Step::Serve { .. }))
+    })
 }
 
 /// How long a failed test waits for the exit of a server that stopped serving.

@@ -131,6 +131,7 @@ const REFERENCE_MODULES: &[&str] = &[
     "web_server",
     "smtp",
     "smtp_client",
+    "web_proxy",
 ];
 
 /// Copies `labs/<lab>` to `destination` (build output aside) and completes
@@ -335,6 +336,7 @@ lab_proofs! {
     tcp_lines => "tcp-lines",
     web_server => "web-server",
     smtp_client => "smtp-client",
+    web_proxy => "web-proxy",
 }
 
 /// Each lab crate's `tests/lab.rs` lists the lab file's tests, one `#[test]`

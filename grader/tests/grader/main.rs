@@ -20,3 +20,4 @@ mod outputs;
 mod resume;
 mod samples;
 mod smtp_clients;
+mod web_proxy;

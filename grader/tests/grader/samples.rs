@@ -508,6 +508,11 @@ fn smtp_client_samples_grade_as_recorded() {
     check_lab("smtp-client");
 }
 
+#[test]
+fn web_proxy_samples_grade_as_recorded() {
+    check_lab("web-proxy");
+}
+
 /// The textbook's own programs pass every core test of their lab.
 /// Graded afresh rather than read from `expected.toml`, so a wrong record
 /// cannot hide a textbook program that fails.
