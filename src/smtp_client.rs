@@ -209,8 +209,15 @@ pub fn serve_sink_with(
         let output = Arc::clone(&output);
         let behaviour = behaviour.clone();
         thread::spawn(move || {
-            if let Err(error) = sink_dialogue(connection, behaviour, &output) {
-                eprintln!("smtp sink: client {client}: {error}");
+            match sink_dialogue(connection, behaviour, &output) {
+                // A client that leaves without reading the last reply.
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+                    ) => {}
+                Err(error) => eprintln!("smtp sink: client {client}: {error}"),
+                Ok(()) => {}
             }
         });
     }

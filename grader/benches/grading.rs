@@ -1110,6 +1110,34 @@ fn scripted_wait(case: &TestCase, result: &TestResult) -> Duration {
                 no_server = true;
                 0
             }
+            // The mail server's holds: before its greeting, before each
+            // reply sent after it, between the lines of each reply.
+            Step::Serve {
+                smtp: Some(plan), ..
+            } => {
+                let sent: Vec<&[u8]> = result
+                    .transcript
+                    .iter()
+                    .filter_map(|entry| match &entry.event {
+                        TranscriptEvent::Sent(bytes) => Some(bytes.as_slice()),
+                        _ => None,
+                    })
+                    .collect();
+                // Sent line by line, a reply's every line but its last has
+                // a dash after the code and is followed by a hold.
+                let continued = sent
+                    .iter()
+                    .filter(|bytes| bytes.get(3) == Some(&b'-'))
+                    .count() as u64;
+                let (replies, line_holds) = if plan.line_ms > 0 {
+                    (sent.len() as u64 - continued, continued)
+                } else {
+                    (sent.len() as u64, 0)
+                };
+                plan.greeting_ms
+                    + plan.reply_ms * replies.saturating_sub(1)
+                    + plan.line_ms * line_holds
+            }
             _ => 0,
         };
     }
