@@ -200,6 +200,11 @@ impl SmtpPeer {
     /// Bytes that arrived while the server was holding (or still sending)
     /// its reply. `before_last_line` says the reply's first lines had gone.
     pub fn heard_early(&mut self, bytes: &[u8], before_last_line: bool) {
+        if !self.heard_anything && bytes.starts_with(&TLS_RECORD) {
+            // A TLS handshake, which `on_stream` names: not a line said
+            // too soon.
+            return;
+        }
         let Some(awaiting) = &self.awaiting else {
             return;
         };
@@ -236,7 +241,7 @@ impl SmtpPeer {
         if !self.heard_anything && !bytes.is_empty() {
             self.heard_anything = true;
             // A TLS record starts with 0x16 0x03: SMTP_SSL, or port 465.
-            if bytes.starts_with(&[0x16, 0x03]) {
+            if bytes.starts_with(&TLS_RECORD) {
                 self.dialogue.tls_handshake = true;
                 self.notes.push(
                     "the client began a TLS handshake; the grader's server speaks plain SMTP"
@@ -319,6 +324,9 @@ impl SmtpPeer {
         std::mem::take(&mut self.notes)
     }
 }
+
+/// How a TLS record (a ClientHello) begins.
+const TLS_RECORD: [u8; 2] = [0x16, 0x03];
 
 /// The first line of `bytes`, without its ending, for a message.
 fn first_line(bytes: &[u8]) -> String {
@@ -474,6 +482,16 @@ mod tests {
         let (peer, replies) = dialogue(SmtpPlan::default(), &["\u{16}\u{3}\u{1}rest"]);
         assert!(peer.dialogue.tls_handshake);
         assert_eq!(replies, [None]);
+        // Sent at once on connect (SMTP_SSL), while the greeting is held.
+        let mut held = SmtpPeer::new(SmtpPlan {
+            greeting_ms: 100,
+            ..SmtpPlan::default()
+        });
+        held.on_connect();
+        held.heard_early(b"\x16\x03\x01rest", false);
+        held.on_stream(b"\x16\x03\x01rest");
+        assert!(held.dialogue.tls_handshake);
+        assert!(held.dialogue.early.is_empty());
     }
 
     #[test]

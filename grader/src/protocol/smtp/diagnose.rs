@@ -34,6 +34,9 @@ pub fn check(check: SmtpCheck, dialogues: &[Dialogue]) -> Result<(), Finding> {
 }
 
 fn waits(dialogues: &[Dialogue]) -> Result<(), Finding> {
+    if dialogues.iter().any(|dialogue| dialogue.tls_handshake) {
+        return Err(tls_handshake());
+    }
     if let Some(early) = dialogues.iter().flat_map(|dialogue| &dialogue.early).next() {
         return Err(spoke_early(early));
     }
