@@ -426,11 +426,13 @@ impl PeerContext {
 
     /// Writes one reply after `pause`, line by line when the script paces
     /// the lines of a reply; what the client sends meanwhile is logged, told
-    /// to the script as early, and kept in `early` for the next turn.
+    /// to the script as early, and kept in `early` for the next turn. The
+    /// script's record is kept before each write: a client that ends as
+    /// soon as it has read the reply finds its dialogue recorded.
     fn deliver(
         &self,
         stream: &mut TcpStream,
-        script: &mut PeerScript,
+        (index, script): (usize, &mut PeerScript),
         reply: Vec<u8>,
         pause: Duration,
         early: &mut Vec<u8>,
@@ -442,10 +444,12 @@ impl PeerContext {
         } else {
             reply.split_inclusive(|&byte| byte == b'\n').collect()
         };
+        let connection = index;
         for (index, piece) in pieces.iter().enumerate() {
             if index > 0 {
                 self.hold(stream, script, between_lines, true, early);
             }
+            self.keep_script(connection, script);
             if stream.write_all(piece).is_err() {
                 return;
             }
@@ -551,7 +555,13 @@ impl PeerContext {
         let greeting = script.on_connect();
         if !greeting.is_empty() {
             let pause = script.greeting_pause();
-            self.deliver(&mut stream, &mut script, greeting, pause, &mut early);
+            self.deliver(
+                &mut stream,
+                (index, &mut script),
+                greeting,
+                pause,
+                &mut early,
+            );
         }
         self.keep_script(index, &mut script);
         let mut buffer = vec![0u8; 65536];
@@ -582,7 +592,7 @@ impl PeerContext {
                 .map(|reply| self.replies_for(reply))
                 .unwrap_or_default()
             {
-                self.deliver(&mut stream, &mut script, reply, before, &mut early);
+                self.deliver(&mut stream, (index, &mut script), reply, before, &mut early);
             }
             self.keep_script(index, &mut script);
             match turn.then {
