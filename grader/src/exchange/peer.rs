@@ -348,6 +348,12 @@ impl PeerContext {
             .record(self.channel, TranscriptEvent::Sent(reply.to_vec()));
     }
 
+    /// A reply logged by [`Self::sent`] that could not be sent after all.
+    fn not_sent(&self, err: &std::io::Error) {
+        self.transcript
+            .note(self.channel, format!("could not send it: {err}"));
+    }
+
     fn serve_udp(&self, socket: UdpSocket) {
         let _ = socket.set_read_timeout(Some(PEER_TICK));
         let mut buffer = vec![0u8; 65536];
@@ -370,8 +376,11 @@ impl PeerContext {
             let request = buffer[..length].to_vec();
             self.received(&request, false);
             for reply in self.replies_for(script.on_datagram(&request)) {
-                if socket.send_to(&reply, from).is_ok() {
-                    self.sent(&reply);
+                // Logged before it is sent: a client may read it, print it
+                // and exit before this thread runs again.
+                self.sent(&reply);
+                if let Err(err) = socket.send_to(&reply, from) {
+                    self.not_sent(&err);
                 }
             }
         }
@@ -450,10 +459,12 @@ impl PeerContext {
                 self.hold(stream, script, between_lines, true, early);
             }
             self.keep_script(connection, script);
-            if stream.write_all(piece).is_err() {
+            // Logged before it is written, as a datagram's reply is.
+            self.sent(piece);
+            if let Err(err) = stream.write_all(piece) {
+                self.not_sent(&err);
                 return;
             }
-            self.sent(piece);
         }
     }
 
