@@ -241,17 +241,23 @@ fn own_dialogue(dialogues: &[Dialogue]) -> Result<(), Finding> {
     Ok(())
 }
 
-/// smtplib writes its verbs in lower case (`ehlo`, `mail FROM:<…>`,
-/// `rcpt TO:<…>`, `data`, `quit`); a hand-written client copies the
-/// handout's capitals.
+/// smtplib writes its verbs in lower case and their keywords in capitals
+/// (`ehlo`, `mail FROM:<…>`, `rcpt TO:<…>`); a hand-written client copies
+/// the handout's capitals. Lower case alone is allowed (SMTP verbs are case
+/// blind, and a student may type `helo`): only smtplib's mix of the two,
+/// seen twice, names it.
 fn looks_like_smtplib(commands: &[&Command]) -> bool {
-    let mail = commands.iter().any(|command| {
-        command.verb_as_written == "mail" && command.line.starts_with("mail FROM:<")
-    });
+    let written = |verb: &str, start: &str| {
+        commands
+            .iter()
+            .any(|command| command.verb_as_written == verb && command.line.starts_with(start))
+    };
     let ehlo_first = commands.first().is_some_and(|command| {
         command.verb_as_written == "ehlo" && command.line.starts_with("ehlo ")
     });
-    mail || ehlo_first
+    let mail = written("mail", "mail FROM:<");
+    let starttls = written("STARTTLS", "STARTTLS");
+    (mail && (written("rcpt", "rcpt TO:<") || ehlo_first)) || (ehlo_first && starttls)
 }
 
 fn mail_library_hint() -> Hint {
@@ -493,6 +499,21 @@ mod tests {
             kind(check(SmtpCheck::OwnDialogue, &starttls)),
             Some(HintKind::SmtpMailLibrary)
         );
+        // SMTP verbs are case blind: a student who types them in lower case
+        // speaks SMTP all the same.
+        let lower_case = run(
+            SmtpPlan::default(),
+            &[
+                "ehlo me\r\n",
+                "mail from:<a@b.org>\r\n",
+                "rcpt to:<c@d.org>\r\n",
+                "data\r\n",
+                "x\r\n.\r\n",
+                "quit\r\n",
+            ],
+        );
+        assert_eq!(check(SmtpCheck::Delivered, &lower_case), Ok(()));
+        assert_eq!(check(SmtpCheck::OwnDialogue, &lower_case), Ok(()));
     }
 
     #[test]
