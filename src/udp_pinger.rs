@@ -62,6 +62,11 @@ pub enum Fate {
     Drop,
     /// The reply is sent after `delay`.
     Reply { delay: Duration },
+    /// The reply is held past the client's one-second wait: it is sent when
+    /// the next ping arrives (the client has given up on this one by then),
+    /// or after `at_most` if none comes. A client that takes it for the next
+    /// ping's reply shows it at once.
+    Late { at_most: Duration },
 }
 
 /// Which pings a server drops and how long it holds the others, drawn from a
@@ -94,6 +99,60 @@ impl LossPlan {
             delay: Duration::from_micros(delay),
         }
     }
+}
+
+/// The longest the grader's server holds the one late reply of
+/// [`graded_plan`] when no next ping comes to release it.
+pub const LATE_DELAY: Duration = Duration::from_millis(1300);
+
+/// The delays, in milliseconds, of the answered pings of [`graded_plan`]:
+/// always these seven, in an order drawn from the seed.
+pub const GRADED_DELAYS_MS: [u64; 7] = [10, 40, 70, 100, 130, 160, 200];
+
+/// How many pings [`graded_plan`] drops.
+pub const GRADED_DROPS: usize = 2;
+
+/// The plan the grader plays the server by: ten fates with the same kinds
+/// of events whatever the seed, so that a score never depends on it. Two
+/// pings are dropped, one reply is late ([`Fate::Late`]: after both drops
+/// and before the last ping, so a ping always follows it and no loss
+/// follows it), and the seven others are answered after the delays of
+/// [`GRADED_DELAYS_MS`]. Only the positions and the order of the delays
+/// vary with the seed.
+pub fn graded_plan(seed: u64) -> Vec<Fate> {
+    let mut state = seed;
+    let mut next = |below: u64| {
+        state = splitmix64(state);
+        state % below
+    };
+    let pings = PINGS as usize;
+    // The late ping: at index 2 to 8, so both drops fit before it.
+    let late = GRADED_DROPS + next((pings - 1 - GRADED_DROPS) as u64) as usize;
+    let first = next(late as u64) as usize;
+    let second = {
+        let other = next(late as u64 - 1) as usize;
+        if other >= first { other + 1 } else { other }
+    };
+    let mut delays = GRADED_DELAYS_MS.to_vec();
+    for at in (1..delays.len()).rev() {
+        delays.swap(at, next(at as u64 + 1) as usize);
+    }
+    let mut delays = delays.into_iter();
+    (0..pings)
+        .map(|index| {
+            if index == first || index == second {
+                Fate::Drop
+            } else if index == late {
+                Fate::Late {
+                    at_most: LATE_DELAY,
+                }
+            } else {
+                Fate::Reply {
+                    delay: Duration::from_millis(delays.next().unwrap_or(0)),
+                }
+            }
+        })
+        .collect()
 }
 
 /// A small, well-known mixing function: good enough to turn a seed and a
@@ -134,7 +193,9 @@ pub fn serve(socket: UdpSocket, plan: LossPlan) -> io::Result<()> {
                 // `serverSocket.sendto(message, address)`.
                 let _ = socket.send_to(&reply, client);
             }
-            Fate::Reply { delay } => {
+            // This server does not wait for the next ping: it holds a late
+            // reply for its longest delay.
+            Fate::Reply { delay } | Fate::Late { at_most: delay } => {
                 let socket = socket.try_clone()?;
                 thread::spawn(move || {
                     thread::sleep(delay);
@@ -281,12 +342,45 @@ mod tests {
         assert!(fates.iter().all(|fate| match fate {
             Fate::Drop => true,
             Fate::Reply { delay } => *delay <= plan.max_delay,
+            Fate::Late { .. } => false,
         }));
         let other = LossPlan { seed: 43, ..plan };
         assert_ne!(
             fates,
             (0..1000).map(|index| other.fate(index)).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn every_graded_plan_has_the_same_events_in_other_places() {
+        let mut places = std::collections::HashSet::new();
+        for seed in 0..2000 {
+            let plan = graded_plan(seed);
+            assert_eq!(plan.len(), PINGS as usize);
+            let drops: Vec<usize> = (0..plan.len())
+                .filter(|&at| plan[at] == Fate::Drop)
+                .collect();
+            let late: Vec<usize> = (0..plan.len())
+                .filter(|&at| matches!(plan[at], Fate::Late { .. }))
+                .collect();
+            assert_eq!(drops.len(), GRADED_DROPS, "seed {seed}");
+            assert_eq!(late.len(), 1, "seed {seed}");
+            assert!(drops.iter().all(|&drop| drop < late[0]), "seed {seed}");
+            assert!(late[0] < plan.len() - 1, "seed {seed}");
+            let mut delays: Vec<u64> = plan
+                .iter()
+                .filter_map(|fate| match fate {
+                    Fate::Reply { delay } => Some(delay.as_millis() as u64),
+                    _ => None,
+                })
+                .collect();
+            delays.sort_unstable();
+            assert_eq!(delays, GRADED_DELAYS_MS, "seed {seed}");
+            places.insert((drops, late));
+        }
+        // Every place the rules allow is drawn by some seed.
+        let allowed: usize = (2..=8).map(|late: usize| late * (late - 1) / 2).sum();
+        assert_eq!(places.len(), allowed);
     }
 
     #[test]

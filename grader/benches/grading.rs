@@ -878,7 +878,8 @@ fn replay_server_test(
             | Step::ExpectSent(_)
             | Step::ExpectDialogue(_)
             | Step::ExpectExit { .. }
-            | Step::ExpectNoCrash => return Err("a client step in a server test".into()),
+            | Step::ExpectNoCrash
+            | Step::Check(_) => return Err("a client step in a server test".into()),
             // A proxy's origin: the bare harness plays none (see `subjects`).
             Step::ExpectHits { .. } => return Err("an origin's hit count".into()),
         }
@@ -1138,6 +1139,12 @@ fn scripted_wait(case: &TestCase, result: &TestResult) -> Duration {
                     + plan.reply_ms * replies.saturating_sub(1)
                     + plan.line_ms * line_holds
             }
+            // The pinger's plan: two lost pings and a late reply (a second
+            // of the client's wait each) and the seven known delays.
+            Step::Serve {
+                behaviour: PeerBehaviour::Plan,
+                ..
+            } => 3000 + socklab::udp_pinger::GRADED_DELAYS_MS.iter().sum::<u64>(),
             _ => 0,
         };
     }

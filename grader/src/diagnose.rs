@@ -141,6 +141,11 @@ pub fn stderr_hint(stderr: &[u8]) -> Option<Hint> {
             HintKind::Unreachable,
             "Your program tried to reach an address that is not on this machine (see its stderr above). The server runs here: use the host you were given (SOCKLAB_HOST, or {host} in your command), or 'localhost', instead of an address written into the code.",
         )
+    } else if text.contains("has no attribute 'clock'") {
+        (
+            HintKind::TimeClock,
+            "time.clock() is gone since Python 3.8: measure times with time.time() (or time.perf_counter() for intervals).",
+        )
     } else if text.contains("IndexError") && text.contains("sys.argv") {
         (
             HintKind::MissingArguments,

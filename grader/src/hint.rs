@@ -173,6 +173,21 @@ hint_kinds! {
     ProxyOriginError = "proxy_origin_error", "proxy answered an error although the origin was up";
     ProxyKeptOpen = "proxy_kept_open", "proxy kept the connection open after the response";
     ProxyUnbufferedMakefile = "proxy_unbuffered_makefile", "Python 2 makefile('r', 0) (unbuffered text)";
+    TimeClock = "time_clock", "time.clock(), removed in Python 3.8";
+    PingerWaitsForever = "pinger_waits_forever", "pinger waits forever for a lost ping (no timeout)";
+    PingerErrorHidden = "pinger_error_hidden", "every ping reported timed out, none sent (a catch-all except, or another address)";
+    PingerMalformedPing = "pinger_malformed_ping", "pings not `Ping <seq> <time>` in order";
+    PingerWrongLines = "pinger_wrong_lines", "replies and timeouts not the ones that happened";
+    PingerRttMissing = "pinger_rtt_missing", "no RTT printed for an answered ping";
+    PingerRttMilliseconds = "pinger_rtt_milliseconds", "RTT in milliseconds labelled or read as seconds";
+    PingerRttIntegerClock = "pinger_rtt_integer_clock", "RTT from a clock in whole seconds (always 0)";
+    PingerRttNegative = "pinger_rtt_negative", "negative RTT (send time minus receive time)";
+    PingerRttWrong = "pinger_rtt_wrong", "RTT not the time the reply took";
+    PingerNotPaced = "pinger_not_paced", "next ping sent before the reply or the timeout";
+    PingerTimeoutNotOneSecond = "pinger_timeout_not_one_second", "waits other than one second for a lost ping";
+    PingerLateReplyTaken = "pinger_late_reply_taken", "a late reply taken as the next ping's";
+    PingerSocketPerPing = "pinger_socket_per_ping", "a new socket for every ping";
+    PingerSummaryWrong = "pinger_summary_wrong", "min/avg/max or loss rate not what the pings gave";
 }
 
 #[cfg(test)]

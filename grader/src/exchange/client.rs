@@ -126,6 +126,11 @@ impl ClientRoom {
         }
     }
 
+    /// Where the client runs: its copy of the submission.
+    pub(super) fn workdir(&self) -> &std::path::Path {
+        &self.program.workdir
+    }
+
     pub(super) fn ran(&self) -> &ClientRun {
         self.ran
             .as_ref()
@@ -219,7 +224,15 @@ impl ClientRoom {
             )
         });
         let log = around.peer.map(Peer::log).unwrap_or_default();
-        let hint = if silent_peer {
+        let planned = around
+            .peer
+            .is_some_and(|peer| peer.behaviour == PeerBehaviour::Plan);
+        let hint = if let Some(hint) = (planned && !log.received.is_empty())
+            .then(|| around.protocol.client_hint(ClientSymptom::StillRunning))
+            .flatten()
+        {
+            hint
+        } else if silent_peer {
             Hint::new(
                 HintKind::ClientWaitsForever,
                 "Your client waits forever when no reply comes. Set a timeout before receiving (clientSocket.settimeout(2) in Python, set_read_timeout in Rust), then print an error and exit.",

@@ -8,7 +8,7 @@ use crate::diagnose::{self, shown, shown_or_nothing};
 use crate::ending::{self, Ending};
 use crate::hint::{Hint, HintKind};
 use crate::lab::{ClientExpectation, Expectation, OutputStream};
-use crate::protocol::{ClientSymptom, find};
+use crate::protocol::{ClientCheck, ClientRunView, ClientSymptom, find, pinger};
 
 impl ClientRoom {
     pub fn expect_output(
@@ -217,4 +217,99 @@ impl ClientRoom {
             )),
         ))
     }
+
+    /// A check of the whole run that the lab's protocol makes (`check`).
+    pub fn check(&self, around: &Around<'_>, check: ClientCheck) -> Result<(), Failure> {
+        let ran = self.ran();
+        // A check about how the client ends charges a crash first.
+        if check == ClientCheck::Pinger(pinger::Check::Ends) {
+            self.expect_no_crash()?;
+        }
+        let timeline = around
+            .peer
+            .map(|peer| peer.log().timeline)
+            .unwrap_or_default();
+        let checked = around.protocol.check_client(
+            check,
+            &ClientRunView {
+                stdout: &ran.stdout,
+                timeline: &timeline,
+                ended: std::time::Instant::now(),
+            },
+        );
+        for note in checked.notes {
+            around.transcript.note(super::peer::PEER_CHANNEL, note);
+        }
+        let Some((message, mut hint)) = checked.failure else {
+            return Ok(());
+        };
+        if around.nothing_arrived() {
+            hint = self.where_it_sent(around, hint);
+        }
+        Err(Failure::with_hint(
+            format!("{message}{}", self.output_summary()),
+            Some(hint),
+        ))
+    }
+
+    /// A hint for a client the grader's server never heard, completed with
+    /// where the server listened and, in the process tier (which shares the
+    /// machine's network and can redirect nothing), the addresses the
+    /// client's source writes in, if any: the likeliest reason.
+    fn where_it_sent(&self, around: &Around<'_>, hint: Hint) -> Hint {
+        let engine = around.nothing_arrived_hint();
+        let mut text = match hint.kind {
+            HintKind::NothingArrived => engine.text,
+            _ => hint.text,
+        };
+        let open = around.peer.is_some_and(|peer| peer.reach.any_address);
+        if !open && around.cell.tier() == crate::cell::Tier::Process {
+            let named = addresses_in_sources(self.workdir());
+            if !named.is_empty() {
+                let port = around.peer.map_or(0, |peer| peer.port);
+                text = format!(
+                    "Your client's source writes in {}, and nothing reached the grader's server, which listened on 127.0.0.1 port {port}. This grading shares the machine's network (the process tier), so what is sent to another address cannot be led to the grader: send to the host and port on the command line (sys.argv[1] and int(sys.argv[2])), or have it graded in the namespace tier, where every address reaches the grader.",
+                    named.join(", ")
+                );
+            }
+        }
+        Hint::new(hint.kind, text)
+    }
+}
+
+/// The IPv4 addresses written in the source files at the top of `workdir`
+/// (not 127.x.x.x, 0.0.0.0 or broadcast): at most three, each once.
+fn addresses_in_sources(workdir: &std::path::Path) -> Vec<String> {
+    const SOURCES: &[&str] = &["py", "java", "c", "cc", "cpp", "go", "js", "rs"];
+    let Ok(entries) = std::fs::read_dir(workdir) else {
+        return Vec::new();
+    };
+    let pattern = regex::Regex::new(r"\b(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\b")
+        .expect("a valid pattern");
+    let mut found = Vec::new();
+    for entry in entries.flatten().take(64) {
+        let path = entry.path();
+        let source = path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| SOURCES.contains(&extension));
+        let small = entry
+            .metadata()
+            .is_ok_and(|meta| meta.is_file() && meta.len() <= 256 * 1024);
+        if !source || !small {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap_or_default()).into_owned();
+        for address in pattern.captures_iter(&text) {
+            let octets: Vec<u32> = (1..=4).filter_map(|at| address[at].parse().ok()).collect();
+            let local = octets[0] == 127 || octets.iter().all(|octet| *octet == 0);
+            let valid = octets.len() == 4 && octets.iter().all(|octet| *octet <= 255);
+            let broadcast = octets.iter().all(|octet| *octet == 255);
+            let shown = address[0].to_string();
+            if valid && !local && !broadcast && !found.contains(&shown) && found.len() < 3 {
+                found.push(shown);
+            }
+        }
+    }
+    found
 }

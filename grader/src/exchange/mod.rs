@@ -234,6 +234,13 @@ impl<'a> Exchange<'a> {
                 behaviour,
                 smtp,
             } => {
+                // Only a plan draws from the test's seed, so the sentences
+                // of every other lab's tests stay what they were.
+                let seed = if *behaviour == PeerBehaviour::Plan {
+                    self.rng.u64(..)
+                } else {
+                    0
+                };
                 self.peer = peer::serve(
                     peer::PeerPlace {
                         cell: self.cell,
@@ -241,7 +248,11 @@ impl<'a> Exchange<'a> {
                         reach: &self.peer_reach,
                     },
                     *transport,
-                    *behaviour,
+                    peer::Playing {
+                        behaviour: *behaviour,
+                        seed,
+                        plan: self.protocol.plan(seed),
+                    },
                     self.protocol.peer_with(*smtp),
                     &self.transcript,
                     self.client_closes_first,
@@ -270,6 +281,7 @@ impl<'a> Exchange<'a> {
             }
             Step::ExpectNoCrash => self.client().expect_no_crash(),
             Step::ExpectHits { path, count } => self.expect_hits(path, *count),
+            Step::Check(check) => self.client().check(&self.around(), *check),
         }
     }
 

@@ -2,9 +2,10 @@
 //! of its own, answering as the lab's protocol scripts it and as the test's
 //! behaviour says (silent, twice, late, close early, or absent).
 //!
-//! Seams for later: a lossy or delayed plan (the pinger's) is one more
-//! `PeerBehaviour`, applied in `replies_for` to each reply the protocol's
-//! script gives. Accepts and reads block, so a client's connection and
+//! A seeded plan (the pinger's: drops and known delays) is the `Plan`
+//! behaviour: a UDP peer that holds each reply until its time without
+//! holding up the datagrams after it, and notes in a [`Timeline`] when
+//! each datagram arrived and each reply left. Accepts and reads block, so a client's connection and
 //! bytes are taken the moment they arrive; they are bounded by `PEER_TICK`
 //! only so that the loops see when the test ended (a stop pipe polled with
 //! the socket would remove even that wake-up).
@@ -21,7 +22,8 @@ use super::transcript::Transcript;
 use crate::cell::{self, Cell};
 use crate::lab::{PeerBehaviour, Transport};
 use crate::outcome::TranscriptEvent;
-use crate::protocol::{AfterTurn, PeerScript};
+use crate::protocol::{AfterTurn, Answered, Heard, PeerScript, Timeline};
+use socklab::udp_pinger::Fate;
 
 /// The transcript channel of the grader's server.
 pub(super) const PEER_CHANNEL: &str = "grader-server";
@@ -68,17 +70,27 @@ pub(super) struct PeerPlace<'a> {
     pub(super) reach: &'a PeerReach,
 }
 
+/// How the peer plays: its behaviour, and with `plan`, the plan drawn from
+/// the test's seed (the fate of each datagram in turn).
+#[derive(Clone, Debug)]
+pub(super) struct Playing {
+    pub(super) behaviour: PeerBehaviour,
+    pub(super) seed: u64,
+    pub(super) plan: Vec<Fate>,
+}
+
 /// Starts the grader's server at `place`, or notes that nothing listens
 /// there (`absent`): the `serve` step.
 pub(super) fn serve(
     place: PeerPlace<'_>,
     transport: Transport,
-    behaviour: PeerBehaviour,
+    playing: Playing,
     script: PeerScript,
     transcript: &Transcript,
     client_closes_first: bool,
 ) -> Result<Option<Peer>, Failure> {
     let PeerPlace { cell, port, reach } = place;
+    let behaviour = playing.behaviour;
     if behaviour == PeerBehaviour::Absent {
         transcript.note(PEER_CHANNEL, format!("nothing listens on port {port}"));
         return Ok(None);
@@ -103,11 +115,20 @@ pub(super) fn serve(
             reach.describe(port)
         ),
     );
+    if behaviour == PeerBehaviour::Plan {
+        transcript.note(
+            PEER_CHANNEL,
+            format!(
+                "the grader's server plays the plan of seed {}",
+                playing.seed
+            ),
+        );
+    }
     Ok(Some(Peer::start(
         endpoints,
         port,
         reach.clone(),
-        behaviour,
+        (behaviour, playing.plan),
         script,
         Voice {
             transcript: transcript.clone(),
@@ -159,7 +180,7 @@ pub(super) fn serve_origin(
         vec![(bound.port(), endpoint)],
         bound.port(),
         PeerReach::default(),
-        behaviour,
+        (behaviour, Vec::new()),
         script,
         Voice {
             transcript: transcript.clone(),
@@ -194,6 +215,9 @@ pub(super) struct PeerLog {
     /// What the client sent on each connection the peer accepted, in order
     /// (a proxy's origin counts its hits from them).
     pub(super) connections: Vec<Vec<u8>>,
+    /// With the `Plan` behaviour: the plan, and when each datagram arrived
+    /// and each reply left.
+    pub(super) timeline: Timeline,
 }
 
 /// The grader's server for one client test, a thread per port it listens on.
@@ -212,13 +236,14 @@ impl Peer {
         endpoints: Vec<(u16, Endpoint)>,
         port: u16,
         reach: PeerReach,
-        behaviour: PeerBehaviour,
+        (behaviour, plan): (PeerBehaviour, Vec<Fate>),
         script: PeerScript,
         voice: Voice,
         client_closes_first: bool,
     ) -> Peer {
         let stop = Arc::new(AtomicBool::new(false));
         let log = Arc::new(Mutex::new(PeerLog::default()));
+        let planned = behaviour == PeerBehaviour::Plan;
         let context = Arc::new(PeerContext {
             behaviour,
             script,
@@ -233,7 +258,9 @@ impl Peer {
             .into_iter()
             .map(|(_, endpoint)| {
                 let context = Arc::clone(&context);
+                let plan = plan.clone();
                 std::thread::spawn(move || match endpoint {
+                    Endpoint::Udp(socket) if planned => context.serve_udp_planned(socket, plan),
                     Endpoint::Udp(socket) => context.serve_udp(socket),
                     Endpoint::Tcp(listener) => context.serve_tcp(listener),
                 })
@@ -325,6 +352,8 @@ impl PeerContext {
                 }
             }
             PeerBehaviour::Silent | PeerBehaviour::CloseEarly | PeerBehaviour::Absent => Vec::new(),
+            // A plan over TCP has no datagrams to lose: replies go at once.
+            PeerBehaviour::Plan => vec![reply],
         }
     }
 
@@ -383,6 +412,125 @@ impl PeerContext {
                     self.not_sent(&err);
                 }
             }
+        }
+    }
+
+    fn log_mut(&self) -> std::sync::MutexGuard<'_, PeerLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Serves datagrams by `plan`: the n-th datagram's fate is `plan[n]`
+    /// (answered at once past the plan's end). A held reply waits in a
+    /// queue, so the datagrams after it are received, and timed, as they
+    /// arrive; each wait for the socket ends when the next reply is due.
+    fn serve_udp_planned(&self, socket: UdpSocket, plan: Vec<Fate>) {
+        self.log_mut().timeline.plan = plan.clone();
+        let mut buffer = vec![0u8; 65536];
+        let mut script = self.script.clone();
+        // (due, reply, to, the datagram it answers), earliest first.
+        let mut held: Vec<(Instant, Vec<u8>, SocketAddr, usize)> = Vec::new();
+        let mut index = 0usize;
+        // The late reply waiting for the next datagram, if any.
+        let mut late: Option<usize> = None;
+        let mut noted = Vec::new();
+        while !self.stopping() {
+            while held.first().is_some_and(|first| first.0 <= Instant::now()) {
+                let (_, reply, to, answers) = held.remove(0);
+                let at = Instant::now();
+                if socket.send_to(&reply, to).is_ok() {
+                    self.log_mut()
+                        .timeline
+                        .answered
+                        .push(Answered { at, answers });
+                    self.sent(&reply);
+                }
+            }
+            let wait = held.first().map_or(PEER_TICK, |first| {
+                first
+                    .0
+                    .saturating_duration_since(Instant::now())
+                    .min(PEER_TICK)
+            });
+            // A zero timeout would mean "block forever".
+            let _ = socket.set_read_timeout(Some(wait.max(Duration::from_micros(50))));
+            let Ok((length, from)) = socket.recv_from(&mut buffer) else {
+                continue;
+            };
+            let at = Instant::now();
+            if let Ok(local) = socket.local_addr() {
+                let dialled = SocketAddr::new(from.ip(), local.port());
+                if dialled != self.expected && !noted.contains(&dialled) {
+                    noted.push(dialled);
+                    self.note_dialled(dialled);
+                }
+            }
+            let request = buffer[..length].to_vec();
+            self.received(&request, false);
+            // A late reply goes now, before this datagram's own: the client
+            // has given up on it, since it sent this one.
+            if let Some(late_index) = late.take() {
+                if let Some(place) = held.iter().position(|entry| entry.3 == late_index) {
+                    let (_, reply, to, answers) = held.remove(place);
+                    let sent_at = Instant::now();
+                    if socket.send_to(&reply, to).is_ok() {
+                        self.log_mut().timeline.answered.push(Answered {
+                            at: sent_at,
+                            answers,
+                        });
+                        self.sent(&reply);
+                    }
+                }
+            }
+            self.log_mut().timeline.heard.push(Heard {
+                at,
+                from,
+                bytes: request.clone(),
+            });
+            let fate = plan.get(index).copied().unwrap_or(Fate::Reply {
+                delay: Duration::ZERO,
+            });
+            match fate {
+                Fate::Drop => self.transcript.note(
+                    PEER_CHANNEL,
+                    format!("datagram {} is lost, as the plan says: no reply", index + 1),
+                ),
+                Fate::Late { at_most } => {
+                    self.transcript.note(
+                        PEER_CHANNEL,
+                        format!(
+                            "datagram {}: the plan holds its reply until the next datagram arrives (at most {} ms)",
+                            index + 1,
+                            at_most.as_millis()
+                        ),
+                    );
+                    let reply = script.on_datagram(&request);
+                    let due = at + at_most;
+                    let place = held.partition_point(|entry| entry.0 <= due);
+                    held.insert(place, (due, reply, from, index));
+                    late = Some(index);
+                    index += 1;
+                    continue;
+                }
+                Fate::Reply { delay } => {
+                    if !delay.is_zero() {
+                        self.transcript.note(
+                            PEER_CHANNEL,
+                            format!(
+                                "datagram {}: the plan holds its reply {} ms",
+                                index + 1,
+                                delay.as_millis()
+                            ),
+                        );
+                    }
+                    let reply = script.on_datagram(&request);
+                    let due = at + delay;
+                    let place = held.partition_point(|entry| entry.0 <= due);
+                    held.insert(place, (due, reply, from, index));
+                }
+            }
+            index += 1;
         }
     }
 

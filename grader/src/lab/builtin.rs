@@ -23,6 +23,7 @@ pub const BUILTIN_LABS: &[(&str, &str, &str)] = &[
     builtin_lab!("web-server"),
     builtin_lab!("smtp-client"),
     builtin_lab!("web-proxy"),
+    builtin_lab!("udp-pinger"),
 ];
 
 macro_rules! embedded_file {

@@ -224,6 +224,27 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
                 "`files` is for labs with `protocol = \"http\"`, whose server serves them".into(),
             ));
         }
+        (Some(ProtocolName::Pinger), None, None) => {
+            if raw.lab.transport != Transport::Udp {
+                return Err(lab_key_error(
+                    "transport",
+                    "the pinger runs over `transport = \"udp\"`".into(),
+                ));
+            }
+            Protocol::Pinger
+        }
+        (Some(ProtocolName::Pinger), Some(_), _) => {
+            return Err(lab_key_error(
+                "transform",
+                "a pinger lab has no `transform`: its server echoes pings in capitals".into(),
+            ));
+        }
+        (Some(ProtocolName::Pinger), None, Some(_)) => {
+            return Err(lab_key_error(
+                "files",
+                "`files` is for labs with `protocol = \"http\"`, whose server serves them".into(),
+            ));
+        }
         (Some(ProtocolName::Http | ProtocolName::Proxy), Some(_), _) => {
             return Err(lab_key_error(
                 "transform",
@@ -248,7 +269,10 @@ pub fn load_str_with(text: &str, file: &str, files: FilesBase<'_>) -> Result<Lab
                 .map_err(|message| lab_key_error("files", message))?;
             match name {
                 ProtocolName::Proxy => Protocol::Proxy { site },
-                ProtocolName::Http | ProtocolName::Text | ProtocolName::Smtp => Protocol::Http {
+                ProtocolName::Http
+                | ProtocolName::Text
+                | ProtocolName::Smtp
+                | ProtocolName::Pinger => Protocol::Http {
                     site,
                     lenient: false,
                 },
@@ -512,7 +536,7 @@ struct RawLabInfo {
     transport: Transport,
     /// What a text lab's server does to a message; absent in other labs.
     transform: Option<TransformName>,
-    /// `text` (the default) or `http`.
+    /// `text` (the default), `http` or `pinger`.
     protocol: Option<ProtocolName>,
     #[serde(default = "default_port")]
     port: u16,
@@ -624,6 +648,7 @@ enum ProtocolName {
     Smtp,
     /// A caching web proxy, with the grader as the origin too.
     Proxy,
+    Pinger,
 }
 
 /// A test's hint: one text for every language, or a wording per language,
@@ -760,6 +785,9 @@ enum RawStep {
         path: String,
         count: u32,
     },
+    Check {
+        check: String,
+    },
 }
 
 /// The ways to say what a reply must be; none given means the reference reply.
@@ -781,6 +809,7 @@ enum RawBehaviour {
     Late,
     CloseEarly,
     Absent,
+    Plan,
 }
 
 /// What a step needs from the test it is in. Written as one exhaustive
@@ -863,7 +892,7 @@ fn needs(step: &Step) -> Needs<'_> {
         Step::ExpectOutput { .. } | Step::ExpectExit { .. } | Step::ExpectNoCrash => {
             client(&[Earlier::RunClient])
         }
-        Step::ExpectSent(_) | Step::ExpectDialogue(_) => {
+        Step::ExpectSent(_) | Step::ExpectDialogue(_) | Step::Check(_) => {
             client(&[Earlier::RunClient, Earlier::Serve])
         }
     }
@@ -888,7 +917,7 @@ fn validate_steps(
         let raw: RawStep = toml::Value::Table(spanned.into_inner())
             .try_into()
             .map_err(|err: toml::de::Error| fail(describe_step_error(err.message())))?;
-        let step = convert_step(raw, lab_transport).map_err(fail)?;
+        let step = convert_step(raw, protocol, lab_transport).map_err(fail)?;
         let smtp_step = matches!(
             step,
             Step::Serve { smtp: Some(_), .. } | Step::ExpectDialogue(_)
@@ -958,6 +987,7 @@ fn validate_steps(
             | Step::ExpectExit { .. }
             | Step::ExpectNoCrash
             | Step::ExpectHits { .. } => {}
+            Step::Check(_) => {}
         }
         steps.push(step);
     }
@@ -1064,11 +1094,16 @@ fn check_step_bounds(raw: &RawStep) -> Result<(), String> {
         | RawStep::ExpectOutput { .. }
         | RawStep::ExpectExit { .. }
         | RawStep::ExpectDialogue { .. }
-        | RawStep::ExpectNoCrash {} => Ok(()),
+        | RawStep::ExpectNoCrash {}
+        | RawStep::Check { .. } => Ok(()),
     }
 }
 
-fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> {
+fn convert_step(
+    raw: RawStep,
+    protocol: Protocol,
+    lab_transport: Transport,
+) -> Result<Step, String> {
     check_step_bounds(&raw)?;
     Ok(match raw {
         RawStep::Open { socket, transport } => Step::Open {
@@ -1160,6 +1195,13 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
                 (RawBehaviour::Twice, None) => PeerBehaviour::Twice,
                 (RawBehaviour::CloseEarly, None) => PeerBehaviour::CloseEarly,
                 (RawBehaviour::Absent, None) => PeerBehaviour::Absent,
+                (RawBehaviour::Plan, None) if protocol.has_plan() => PeerBehaviour::Plan,
+                (RawBehaviour::Plan, None) => {
+                    return Err(
+                        "behaviour `plan` is for labs whose protocol has a seeded plan (`protocol = \"pinger\"`)"
+                            .into(),
+                    );
+                }
             };
             Step::Serve {
                 transport: transport.unwrap_or(lab_transport),
@@ -1204,6 +1246,24 @@ fn convert_step(raw: RawStep, lab_transport: Transport) -> Result<Step, String> 
         RawStep::ExpectNoCrash {} => Step::ExpectNoCrash,
         RawStep::ExpectDialogue { check } => Step::ExpectDialogue(check),
         RawStep::ExpectHits { path, count } => Step::ExpectHits { path, count },
+        RawStep::Check { check } => match protocol.client_check(&check) {
+            Some(check) => Step::Check(check),
+            None => {
+                let known = protocol.client_check_names();
+                return Err(if known.is_empty() {
+                    "this lab's protocol has no checks of its own for a `check` step".into()
+                } else {
+                    format!(
+                        "unknown check `{check}`, expected one of {}",
+                        known
+                            .iter()
+                            .map(|name| format!("`{name}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+            }
+        },
     })
 }
 
@@ -1355,6 +1415,40 @@ mod tests {
             err.to_string()
                 .starts_with("lab file `t.toml`: line 13: unknown step")
         );
+    }
+
+    #[test]
+    fn pinger_keys_are_checked_with_their_lines() {
+        const PINGER: &str =
+            "[lab]\nname = \"p\"\ntitle = \"P\"\ntransport = \"udp\"\nprotocol = \"pinger\"\n";
+        let test = |check: &str| {
+            format!(
+                "[[test]]\nid = \"one\"\npart = \"client\"\npoints = 1\nhint = \"h\"\nsteps = [\n  {{ do = \"serve\", behaviour = \"plan\" }},\n  {{ do = \"run_client\", stdin = \"\" }},\n  {{ do = \"check\", check = \"{check}\" }},\n]\n"
+            )
+        };
+        let lab = load_str(&format!("{PINGER}{}", test("rtt")), "p.toml").unwrap();
+        assert_eq!(lab.protocol, Protocol::Pinger);
+        let err = load_str(&format!("{PINGER}{}", test("rtts")), "p.toml").unwrap_err();
+        assert_eq!(err.line, Some(14));
+        assert!(
+            err.message
+                .starts_with("unknown check `rtts`, expected one of `ends`"),
+            "{err}"
+        );
+        // A text lab has neither a plan nor checks of its own.
+        let text = test("rtt");
+        let err = load(&text).unwrap_err();
+        assert_eq!(err.line, Some(12));
+        assert!(err.message.contains("behaviour `plan`"), "{err}");
+        let err = load(&text.replace(", behaviour = \"plan\"", "")).unwrap_err();
+        assert_eq!(err.line, Some(14));
+        assert!(err.message.contains("has no checks of its own"), "{err}");
+        let err = load_str(
+            &format!("{}{}", PINGER.replace("\"udp\"", "\"tcp\""), test("rtt")),
+            "p.toml",
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(4));
     }
 
     #[test]

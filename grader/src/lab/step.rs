@@ -10,6 +10,7 @@ use serde::Deserialize;
 /// write it and get [`SocketName::MAIN`].
 pub type SocketName = String;
 
+pub use crate::protocol::ClientCheck;
 pub use crate::protocol::smtp::{SmtpCheck, SmtpPlan};
 pub use crate::sentence::Alphabet;
 pub use crate::transport::Transport;
@@ -100,6 +101,11 @@ pub enum Step {
     /// any language (a traceback, an uncaught exception, a panic, a fatal
     /// signal).
     ExpectNoCrash,
+    /// Client tests: one of the checks the lab's protocol makes of the
+    /// client's whole run (the pinger's RTTs, its pacing), reading what the
+    /// client printed beside what the grader's server received and sent, and
+    /// when.
+    Check(ClientCheck),
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +156,10 @@ pub enum PeerBehaviour {
     CloseEarly,
     /// Nothing is listening at all.
     Absent,
+    /// Plays the protocol's seeded plan (the pinger's server: two pings
+    /// dropped, one reply held past the client's deadline, the others
+    /// answered after known delays), drawn from the test's seed.
+    Plan,
 }
 
 /// Which of a client's outputs a check reads.

@@ -325,6 +325,7 @@ pub(super) fn client_hint(symptom: ClientSymptom) -> Option<Hint> {
             HintKind::ClientFirstReplyOnly,
             "Print the whole response: keep reading until the server closes the connection (recv returns b''), not just once.",
         )),
+        ClientSymptom::StillRunning => None,
     }
 }
 

@@ -13,11 +13,17 @@
 //! grader's expectation and the reference cannot disagree.
 
 pub mod http;
+pub mod pinger;
 pub mod proxy;
 pub mod smtp;
 mod text;
 
 pub use text::TransformName;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use socklab::udp_pinger::Fate;
 
 use crate::diagnose::Diagnosis;
 use crate::hint::{Hint, HintKind};
@@ -44,6 +50,60 @@ pub enum Protocol {
     /// grader-played origin, which serves the lab's files (web-proxy):
     /// what a correct proxy sends is the origin's response, byte for byte.
     Proxy { site: &'static http::Site },
+    /// The UDP pinger (udp-pinger): the client's pings echoed in capitals
+    /// by a server that plays a seeded plan of losses and delays, and the
+    /// client's whole run judged against it ([`pinger::Check`]).
+    Pinger,
+}
+
+/// A check of a client's whole run that only its protocol knows how to
+/// make: a lab file's `check` step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCheck {
+    Pinger(pinger::Check),
+}
+
+/// One datagram the grader-played peer received, and when.
+#[derive(Clone, Debug)]
+pub struct Heard {
+    pub at: Instant,
+    pub from: SocketAddr,
+    pub bytes: Vec<u8>,
+}
+
+/// One reply the grader-played peer sent: when (taken just before it was
+/// sent) and which datagram of [`Timeline::heard`] it answers.
+#[derive(Clone, Debug)]
+pub struct Answered {
+    pub at: Instant,
+    pub answers: usize,
+}
+
+/// What a peer playing a plan received and sent, with the times: what a
+/// [`ClientCheck`] compares the client's output with.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    /// The fate of each datagram, in the order they arrive.
+    pub plan: Vec<Fate>,
+    pub heard: Vec<Heard>,
+    pub answered: Vec<Answered>,
+}
+
+/// What a [`ClientCheck`] reads of one run of the client.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientRunView<'a> {
+    pub stdout: &'a [u8],
+    pub timeline: &'a Timeline,
+    /// When the client had ended (the check runs after it).
+    pub ended: Instant,
+}
+
+/// A check's verdict: notes for the transcript (what was compared), and the
+/// finding when it failed.
+#[derive(Clone, Debug, Default)]
+pub struct Checked {
+    pub notes: Vec<String>,
+    pub failure: Option<(String, Hint)>,
 }
 
 /// What arrived so far, judged against the reply expected.
@@ -110,6 +170,9 @@ pub enum ClientSymptom {
     NothingToAnswer,
     /// The client's output lacks some of the replies it was sent.
     RepliesNotPrinted,
+    /// The client was still running at the test's deadline although the
+    /// grader's server answered it.
+    StillRunning,
 }
 
 /// The grader-played peer's script for one connection (or one UDP socket):
@@ -120,6 +183,7 @@ pub enum PeerScript {
     Http(http::HttpPeer),
     Smtp(Box<smtp::SmtpPeer>),
     Origin(proxy::OriginPeer),
+    Pinger,
 }
 
 impl From<TransformName> for Protocol {
@@ -133,7 +197,7 @@ impl PeerScript {
     pub fn on_connect(&mut self) -> Vec<u8> {
         match self {
             PeerScript::Text(peer) => peer.on_connect(),
-            PeerScript::Http(_) | PeerScript::Origin(_) => Vec::new(),
+            PeerScript::Http(_) | PeerScript::Origin(_) | PeerScript::Pinger => Vec::new(),
             PeerScript::Smtp(peer) => peer.on_connect(),
         }
     }
@@ -141,9 +205,10 @@ impl PeerScript {
     /// How long the peer waits before what it says on connect.
     pub fn greeting_pause(&self) -> std::time::Duration {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => {
-                std::time::Duration::ZERO
-            }
+            PeerScript::Text(_)
+            | PeerScript::Http(_)
+            | PeerScript::Origin(_)
+            | PeerScript::Pinger => std::time::Duration::ZERO,
             PeerScript::Smtp(peer) => peer.greeting_pause(),
         }
     }
@@ -152,9 +217,10 @@ impl PeerScript {
     /// a reply of several lines (zero: the reply goes in one piece).
     pub fn reply_pace(&self) -> (std::time::Duration, std::time::Duration) {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => {
-                (std::time::Duration::ZERO, std::time::Duration::ZERO)
-            }
+            PeerScript::Text(_)
+            | PeerScript::Http(_)
+            | PeerScript::Origin(_)
+            | PeerScript::Pinger => (std::time::Duration::ZERO, std::time::Duration::ZERO),
             PeerScript::Smtp(peer) => peer.reply_pace(),
         }
     }
@@ -164,7 +230,10 @@ impl PeerScript {
     /// must finish speaking first notes it.
     pub fn heard_early(&mut self, bytes: &[u8], before_last_line: bool) {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => {}
+            PeerScript::Text(_)
+            | PeerScript::Http(_)
+            | PeerScript::Origin(_)
+            | PeerScript::Pinger => {}
             PeerScript::Smtp(peer) => peer.heard_early(bytes, before_last_line),
         }
     }
@@ -172,7 +241,10 @@ impl PeerScript {
     /// What the script noticed since it was last asked, for the transcript.
     pub fn take_notes(&mut self) -> Vec<String> {
         match self {
-            PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => Vec::new(),
+            PeerScript::Text(_)
+            | PeerScript::Http(_)
+            | PeerScript::Origin(_)
+            | PeerScript::Pinger => Vec::new(),
             PeerScript::Smtp(peer) => peer.take_notes(),
         }
     }
@@ -184,6 +256,11 @@ impl PeerScript {
             PeerScript::Http(peer) => peer.on_stream(bytes),
             PeerScript::Smtp(peer) => peer.on_stream(bytes),
             PeerScript::Origin(peer) => peer.on_stream(bytes),
+            // The pinger runs over UDP; a stream gets its bytes back in capitals.
+            PeerScript::Pinger => PeerTurn {
+                reply: Some(pinger::echo(bytes)),
+                then: AfterTurn::KeepReading,
+            },
         }
     }
 
@@ -193,6 +270,7 @@ impl PeerScript {
             PeerScript::Text(peer) => peer.on_datagram(datagram),
             // HTTP and SMTP do not run over UDP; a lab cannot ask for it.
             PeerScript::Http(_) | PeerScript::Smtp(_) | PeerScript::Origin(_) => Vec::new(),
+            PeerScript::Pinger => pinger::echo(datagram),
         }
     }
 }
@@ -204,7 +282,7 @@ impl Protocol {
     pub fn judging(self, lenient: bool) -> Protocol {
         match self {
             // A proxy forwards the origin's bytes: there is no form of its own.
-            Protocol::Text(_) | Protocol::Smtp | Protocol::Proxy { .. } => self,
+            Protocol::Text(_) | Protocol::Smtp | Protocol::Proxy { .. } | Protocol::Pinger => self,
             Protocol::Http { site, .. } => Protocol::Http { site, lenient },
         }
     }
@@ -214,8 +292,56 @@ impl Protocol {
     /// forgive says nothing about what those tests check.
     pub fn forgiven_later(self, kind: HintKind) -> bool {
         match self {
-            Protocol::Text(_) | Protocol::Smtp | Protocol::Proxy { .. } => false,
+            Protocol::Text(_) | Protocol::Smtp | Protocol::Proxy { .. } | Protocol::Pinger => false,
             Protocol::Http { .. } => http::is_form_fault(kind),
+        }
+    }
+
+    /// Whether the grader-played peer can play a seeded plan
+    /// (`behaviour = "plan"`).
+    pub fn has_plan(self) -> bool {
+        match self {
+            Protocol::Pinger => true,
+            Protocol::Text(_) | Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => {
+                false
+            }
+        }
+    }
+
+    /// The plan drawn from `seed`: the fate of each datagram in turn.
+    pub fn plan(self, seed: u64) -> Vec<Fate> {
+        match self {
+            Protocol::Pinger => socklab::udp_pinger::graded_plan(seed),
+            Protocol::Text(_) | Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// The names a lab file's `check` step may give.
+    pub fn client_check_names(self) -> &'static [&'static str] {
+        match self {
+            Protocol::Pinger => pinger::Check::NAMES,
+            Protocol::Text(_) | Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => {
+                &[]
+            }
+        }
+    }
+
+    /// The check a `check` step names, if this protocol has it.
+    pub fn client_check(self, name: &str) -> Option<ClientCheck> {
+        match self {
+            Protocol::Pinger => pinger::Check::named(name).map(ClientCheck::Pinger),
+            Protocol::Text(_) | Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => {
+                None
+            }
+        }
+    }
+
+    /// Makes `check` of one run of the client.
+    pub fn check_client(self, check: ClientCheck, run: &ClientRunView<'_>) -> Checked {
+        match check {
+            ClientCheck::Pinger(check) => pinger::check(check, run),
         }
     }
 
@@ -231,7 +357,9 @@ impl Protocol {
             Protocol::Text(transform) => transform.consumed(unanswered),
             // One request per connection: everything sent is the request.
             // (An SMTP lab has no server tests.)
-            Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => unanswered.len(),
+            Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } | Protocol::Pinger => {
+                unanswered.len()
+            }
         }
     }
 
@@ -242,6 +370,7 @@ impl Protocol {
             Protocol::Http { site, .. } => site.reference_response(request),
             Protocol::Smtp => Vec::new(),
             Protocol::Proxy { site } => proxy::expected_reply(site, request),
+            Protocol::Pinger => pinger::echo(request),
         }
     }
 
@@ -252,6 +381,7 @@ impl Protocol {
             Protocol::Http { site, .. } => site.expected(request).describe(),
             Protocol::Smtp => "an SMTP reply".into(),
             Protocol::Proxy { site } => proxy::describe_reply(site, request),
+            Protocol::Pinger => crate::diagnose::shown(&pinger::echo(request)),
         }
     }
 
@@ -274,6 +404,7 @@ impl Protocol {
             Protocol::Proxy { site } => {
                 proxy::judge(&proxy::expected_reply(site, request), received, closed)
             }
+            Protocol::Pinger => Judgement::of_bytes(&pinger::echo(request), received),
         }
     }
 
@@ -292,6 +423,7 @@ impl Protocol {
             }
             Protocol::Smtp => None,
             Protocol::Proxy { .. } => proxy::diagnose(mismatch),
+            Protocol::Pinger => None,
         }
     }
 
@@ -311,6 +443,7 @@ impl Protocol {
             }
             // The origin a proxy fetches from.
             Protocol::Proxy { site } => PeerScript::Origin(proxy::OriginPeer::new(site)),
+            Protocol::Pinger => PeerScript::Pinger,
         }
     }
 
@@ -325,7 +458,10 @@ impl Protocol {
             .iter()
             .filter_map(|script| match script {
                 PeerScript::Smtp(peer) => Some(peer.dialogue.clone()),
-                PeerScript::Text(_) | PeerScript::Http(_) | PeerScript::Origin(_) => None,
+                PeerScript::Text(_)
+                | PeerScript::Http(_)
+                | PeerScript::Origin(_)
+                | PeerScript::Pinger => None,
             })
             .collect();
         smtp::check(check, &dialogues)
@@ -339,14 +475,15 @@ impl Protocol {
             // A mail client composes its own dialogue: no one framing.
             Protocol::Smtp => Vec::new(),
             // A proxy lab grades the proxy, a server: no client of its own.
-            Protocol::Proxy { .. } => Vec::new(),
+            Protocol::Proxy { .. } | Protocol::Pinger => Vec::new(),
+            // The pinger reads nothing: it makes up its own pings.
         }
     }
 
     /// Whether a client's output shows every reply it was sent, in order.
     pub fn printed_replies(self, output: &[u8], replies: &[Vec<u8>]) -> bool {
         match self {
-            Protocol::Text(_) => text::contains_in_order(output, replies),
+            Protocol::Text(_) | Protocol::Pinger => text::contains_in_order(output, replies),
             // A client prints the page it fetched: the body of each response.
             Protocol::Http { .. } | Protocol::Proxy { .. } => replies.iter().all(|reply| {
                 let body = rules_body(reply);
@@ -361,7 +498,9 @@ impl Protocol {
     pub fn without_line_ending(self, message: &[u8]) -> &[u8] {
         match self {
             Protocol::Text(_) => text::strip_newline(message),
-            Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } => message,
+            Protocol::Http { .. } | Protocol::Smtp | Protocol::Proxy { .. } | Protocol::Pinger => {
+                message
+            }
         }
     }
 
@@ -372,6 +511,7 @@ impl Protocol {
             Protocol::Http { .. } => http::client_hint(symptom),
             Protocol::Smtp => smtp::client_hint(symptom),
             Protocol::Proxy { .. } => None,
+            Protocol::Pinger => pinger::client_hint(symptom),
         }
     }
 
@@ -381,7 +521,7 @@ impl Protocol {
     /// resources count anything.
     pub fn peer_hits(self, connections: &[Vec<u8>]) -> std::collections::BTreeMap<String, u32> {
         match self {
-            Protocol::Text(_) | Protocol::Smtp => Default::default(),
+            Protocol::Text(_) | Protocol::Smtp | Protocol::Pinger => Default::default(),
             Protocol::Http { .. } | Protocol::Proxy { .. } => proxy::hits(connections),
         }
     }
@@ -399,6 +539,7 @@ impl Protocol {
         match self {
             Protocol::Text(_) | Protocol::Http { .. } | Protocol::Smtp => None,
             Protocol::Proxy { .. } => proxy::diagnose_stderr(stderr),
+            Protocol::Pinger => None,
         }
     }
 }

@@ -358,7 +358,7 @@ pub fn client_hint(symptom: super::ClientSymptom) -> Option<crate::hint::Hint> {
             crate::hint::HintKind::ClientSentNoLine,
             "The server answers a command once its line is complete: end every SMTP line with \\r\\n.",
         )),
-        super::ClientSymptom::RepliesNotPrinted => None,
+        super::ClientSymptom::RepliesNotPrinted | super::ClientSymptom::StillRunning => None,
     }
 }
 

@@ -87,7 +87,7 @@ impl TransformName {
                 HintKind::ClientFirstReplyOnly,
                 "Print every reply: keep reading until the server closes the connection (recv returns b''), not just once.",
             )),
-            (Framing::WholeMessage, _) => None,
+            (Framing::WholeMessage, _) | (Framing::Lines, ClientSymptom::StillRunning) => None,
         }
     }
 }

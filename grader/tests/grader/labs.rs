@@ -132,6 +132,7 @@ const REFERENCE_MODULES: &[&str] = &[
     "smtp",
     "smtp_client",
     "web_proxy",
+    "udp_pinger",
 ];
 
 /// Copies `labs/<lab>` to `destination` (build output aside) and completes
@@ -337,6 +338,7 @@ lab_proofs! {
     web_server => "web-server",
     smtp_client => "smtp-client",
     web_proxy => "web-proxy",
+    udp_pinger => "udp-pinger",
 }
 
 /// Each lab crate's `tests/lab.rs` lists the lab file's tests, one `#[test]`

@@ -17,6 +17,7 @@ mod lab_fuzz;
 pub mod labs;
 mod languages;
 mod outputs;
+mod pinger;
 mod resume;
 mod samples;
 mod smtp_clients;

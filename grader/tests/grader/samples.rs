@@ -513,6 +513,11 @@ fn web_proxy_samples_grade_as_recorded() {
     check_lab("web-proxy");
 }
 
+#[test]
+fn udp_pinger_samples_grade_as_recorded() {
+    check_lab("udp-pinger");
+}
+
 /// The textbook's own programs pass every core test of their lab.
 /// Graded afresh rather than read from `expected.toml`, so a wrong record
 /// cannot hide a textbook program that fails.
