@@ -255,7 +255,7 @@ fn textbook_python(
         );
         match part {
             Part::Server => plan.server = Some(program),
-            Part::Client => plan.client = Some(with_client_args(lab, part, program)),
+            Part::Client => plan.client = Some(program),
         }
     }
     Ok(())
