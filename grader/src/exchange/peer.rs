@@ -438,13 +438,15 @@ impl PeerContext {
         while !self.stopping() {
             while held.first().is_some_and(|first| first.0 <= Instant::now()) {
                 let (_, reply, to, answers) = held.remove(0);
+                // Logged before it is sent, as every reply is.
                 let at = Instant::now();
-                if socket.send_to(&reply, to).is_ok() {
-                    self.log_mut()
-                        .timeline
-                        .answered
-                        .push(Answered { at, answers });
-                    self.sent(&reply);
+                self.log_mut()
+                    .timeline
+                    .answered
+                    .push(Answered { at, answers });
+                self.sent(&reply);
+                if let Err(err) = socket.send_to(&reply, to) {
+                    self.not_sent(&err);
                 }
             }
             let wait = held.first().map_or(PEER_TICK, |first| {
@@ -474,12 +476,13 @@ impl PeerContext {
                 if let Some(place) = held.iter().position(|entry| entry.3 == late_index) {
                     let (_, reply, to, answers) = held.remove(place);
                     let sent_at = Instant::now();
-                    if socket.send_to(&reply, to).is_ok() {
-                        self.log_mut().timeline.answered.push(Answered {
-                            at: sent_at,
-                            answers,
-                        });
-                        self.sent(&reply);
+                    self.log_mut().timeline.answered.push(Answered {
+                        at: sent_at,
+                        answers,
+                    });
+                    self.sent(&reply);
+                    if let Err(err) = socket.send_to(&reply, to) {
+                        self.not_sent(&err);
                     }
                 }
             }
