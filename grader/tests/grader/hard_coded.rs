@@ -411,17 +411,12 @@ int main(void) {
 const HARD_CODED_IP: &str = "udp-uppercase/client-hard-coded-ip";
 
 fn grade_one_client_test(isolation: IsolationRequest) -> grader::outcome::TestResult {
-    let lab = support::lab("udp-uppercase")
-        .only_tests(&["client-one-sentence".to_string()])
-        .unwrap();
-    let source = grader::submission::Source::Directory(
-        support::repo()
-            .join("fixtures/submissions")
-            .join(HARD_CODED_IP),
-    );
-    let result = grader::run::grade(&lab, &source, &support::options(isolation)).unwrap();
-    assert_eq!(result.tests.len(), 1, "{}", support::summary(&result));
-    result.tests.into_iter().next().unwrap()
+    support::grade_one_test(
+        "udp-uppercase",
+        HARD_CODED_IP,
+        "client-one-sentence",
+        isolation,
+    )
 }
 
 #[test]
@@ -432,14 +427,7 @@ fn a_graded_client_that_hard_codes_an_address_is_told_what_it_dialled() {
     }
     let test = grade_one_client_test(IsolationRequest::Namespace);
     assert!(test.outcome.is_pass(), "{:?} {:?}", test.outcome, test.hint);
-    let notes: Vec<String> = test
-        .transcript
-        .iter()
-        .filter_map(|entry| match &entry.event {
-            grader::outcome::TranscriptEvent::Note(note) => Some(note.clone()),
-            _ => None,
-        })
-        .collect();
+    let notes = support::transcript_notes(&test);
     assert!(
         notes.iter().any(|note| note
             .starts_with("the client sent to 10.0.0.1:12000, not to the 127.0.0.1:12000")),

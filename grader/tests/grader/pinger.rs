@@ -12,17 +12,7 @@ use crate::support;
 const HARD_CODED_IP: &str = "udp-pinger/hard-coded-remote-ip";
 
 fn grade_ends(isolation: IsolationRequest) -> TestResult {
-    let lab = support::lab("udp-pinger")
-        .only_tests(&["ends".to_string()])
-        .unwrap();
-    let source = grader::submission::Source::Directory(
-        support::repo()
-            .join("fixtures/submissions")
-            .join(HARD_CODED_IP),
-    );
-    let result = grader::run::grade(&lab, &source, &support::options(isolation)).unwrap();
-    assert_eq!(result.tests.len(), 1, "{}", support::summary(&result));
-    result.tests.into_iter().next().unwrap()
+    support::grade_one_test("udp-pinger", HARD_CODED_IP, "ends", isolation)
 }
 
 #[test]

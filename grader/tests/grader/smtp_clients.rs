@@ -3,7 +3,7 @@
 //! why not in the process tier.
 
 use grader::cell::IsolationRequest;
-use grader::outcome::{TestResult, TranscriptEvent};
+use grader::outcome::TestResult;
 
 use crate::support;
 
@@ -11,17 +11,7 @@ use crate::support;
 const HARD_CODED_GMAIL: &str = "smtp-client/hard-coded-gmail";
 
 fn grade_delivers(isolation: IsolationRequest) -> TestResult {
-    let lab = support::lab("smtp-client")
-        .only_tests(&["delivers".to_string()])
-        .unwrap();
-    let source = grader::submission::Source::Directory(
-        support::repo()
-            .join("fixtures/submissions")
-            .join(HARD_CODED_GMAIL),
-    );
-    let result = grader::run::grade(&lab, &source, &support::options(isolation)).unwrap();
-    assert_eq!(result.tests.len(), 1, "{}", support::summary(&result));
-    result.tests.into_iter().next().unwrap()
+    support::grade_one_test("smtp-client", HARD_CODED_GMAIL, "delivers", isolation)
 }
 
 #[test]
@@ -32,14 +22,7 @@ fn a_client_hard_coding_gmail_is_graded_as_written_in_a_namespace_cell() {
     }
     let test = grade_delivers(IsolationRequest::Namespace);
     assert!(test.outcome.is_pass(), "{:?} {:?}", test.outcome, test.hint);
-    let notes: Vec<String> = test
-        .transcript
-        .iter()
-        .filter_map(|entry| match &entry.event {
-            TranscriptEvent::Note(note) => Some(note.clone()),
-            _ => None,
-        })
-        .collect();
+    let notes = support::transcript_notes(&test);
     assert!(
         notes
             .iter()

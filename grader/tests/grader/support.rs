@@ -162,3 +162,29 @@ pub fn comparable(value: &mut serde_json::Value) {
         _ => {}
     }
 }
+
+/// Grades one test of a lab on a sample under `fixtures/submissions/`
+/// (`lab/sample`) in the given tier, and returns that test's result.
+pub fn grade_one_test(
+    lab_name: &str,
+    sample: &str,
+    test_id: &str,
+    isolation: IsolationRequest,
+) -> grader::outcome::TestResult {
+    let lab = lab(lab_name).only_tests(&[test_id.to_string()]).unwrap();
+    let source = Source::Directory(repo().join("fixtures/submissions").join(sample));
+    let result = grade(&lab, &source, &options(isolation)).expect("grading runs");
+    assert_eq!(result.tests.len(), 1, "{}", summary(&result));
+    result.tests.into_iter().next().unwrap()
+}
+
+/// The notes of a test's transcript, in order.
+pub fn transcript_notes(test: &grader::outcome::TestResult) -> Vec<String> {
+    test.transcript
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            grader::outcome::TranscriptEvent::Note(note) => Some(note.clone()),
+            _ => None,
+        })
+        .collect()
+}
