@@ -203,6 +203,10 @@ enum Endpoint {
     Tcp(TcpListener),
 }
 
+/// A reply the plan holds: when it is due, the reply, where it goes, and
+/// the index of the datagram it answers.
+type HeldReply = (Instant, Vec<u8>, SocketAddr, usize);
+
 #[derive(Clone, Default)]
 pub(super) struct PeerLog {
     /// Everything the client sent, in order.
@@ -392,16 +396,7 @@ impl PeerContext {
             let Ok((length, from)) = socket.recv_from(&mut buffer) else {
                 continue;
             };
-            // In a cell whose network is open, the kernel gives an unbound
-            // client's socket the address it sends to as its source (the
-            // destination of a local route), so `from` names what it dialled.
-            if let Ok(local) = socket.local_addr() {
-                let dialled = SocketAddr::new(from.ip(), local.port());
-                if dialled != self.expected && !noted.contains(&dialled) {
-                    noted.push(dialled);
-                    self.note_dialled(dialled);
-                }
-            }
+            self.note_datagram_dialled(&socket, from, &mut noted);
             let request = buffer[..length].to_vec();
             self.received(&request, false);
             for reply in self.replies_for(script.on_datagram(&request)) {
@@ -421,6 +416,40 @@ impl PeerContext {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Sends a reply the plan held, its time logged (before it is sent, as
+    /// every reply is) for the judge of round-trip times.
+    fn send_held(&self, socket: &UdpSocket, (_, reply, to, answers): HeldReply) {
+        let at = Instant::now();
+        self.log_mut()
+            .timeline
+            .answered
+            .push(Answered { at, answers });
+        self.sent(&reply);
+        if let Err(err) = socket.send_to(&reply, to) {
+            self.not_sent(&err);
+        }
+    }
+
+    /// Notes, once per address, a datagram that was sent to another address
+    /// than the client was given. In a cell whose network is open, the
+    /// kernel gives an unbound client's socket the address it sends to as
+    /// its source (the destination of a local route), so `from` names what
+    /// it dialled.
+    fn note_datagram_dialled(
+        &self,
+        socket: &UdpSocket,
+        from: SocketAddr,
+        noted: &mut Vec<SocketAddr>,
+    ) {
+        if let Ok(local) = socket.local_addr() {
+            let dialled = SocketAddr::new(from.ip(), local.port());
+            if dialled != self.expected && !noted.contains(&dialled) {
+                noted.push(dialled);
+                self.note_dialled(dialled);
+            }
+        }
+    }
+
     /// Serves datagrams by `plan`: the n-th datagram's fate is `plan[n]`
     /// (answered at once past the plan's end). A held reply waits in a
     /// queue, so the datagrams after it are received, and timed, as they
@@ -429,25 +458,15 @@ impl PeerContext {
         self.log_mut().timeline.plan = plan.clone();
         let mut buffer = vec![0u8; 65536];
         let mut script = self.script.clone();
-        // (due, reply, to, the datagram it answers), earliest first.
-        let mut held: Vec<(Instant, Vec<u8>, SocketAddr, usize)> = Vec::new();
+        // Earliest first.
+        let mut held: Vec<HeldReply> = Vec::new();
         let mut index = 0usize;
         // The late reply waiting for the next datagram, if any.
         let mut late: Option<usize> = None;
         let mut noted = Vec::new();
         while !self.stopping() {
             while held.first().is_some_and(|first| first.0 <= Instant::now()) {
-                let (_, reply, to, answers) = held.remove(0);
-                // Logged before it is sent, as every reply is.
-                let at = Instant::now();
-                self.log_mut()
-                    .timeline
-                    .answered
-                    .push(Answered { at, answers });
-                self.sent(&reply);
-                if let Err(err) = socket.send_to(&reply, to) {
-                    self.not_sent(&err);
-                }
+                self.send_held(&socket, held.remove(0));
             }
             let wait = held.first().map_or(PEER_TICK, |first| {
                 first
@@ -461,29 +480,14 @@ impl PeerContext {
                 continue;
             };
             let at = Instant::now();
-            if let Ok(local) = socket.local_addr() {
-                let dialled = SocketAddr::new(from.ip(), local.port());
-                if dialled != self.expected && !noted.contains(&dialled) {
-                    noted.push(dialled);
-                    self.note_dialled(dialled);
-                }
-            }
+            self.note_datagram_dialled(&socket, from, &mut noted);
             let request = buffer[..length].to_vec();
             self.received(&request, false);
             // A late reply goes now, before this datagram's own: the client
             // has given up on it, since it sent this one.
             if let Some(late_index) = late.take() {
                 if let Some(place) = held.iter().position(|entry| entry.3 == late_index) {
-                    let (_, reply, to, answers) = held.remove(place);
-                    let sent_at = Instant::now();
-                    self.log_mut().timeline.answered.push(Answered {
-                        at: sent_at,
-                        answers,
-                    });
-                    self.sent(&reply);
-                    if let Err(err) = socket.send_to(&reply, to) {
-                        self.not_sent(&err);
-                    }
+                    self.send_held(&socket, held.remove(place));
                 }
             }
             self.log_mut().timeline.heard.push(Heard {
@@ -494,11 +498,15 @@ impl PeerContext {
             let fate = plan.get(index).copied().unwrap_or(Fate::Reply {
                 delay: Duration::ZERO,
             });
-            match fate {
-                Fate::Drop => self.transcript.note(
-                    PEER_CHANNEL,
-                    format!("datagram {} is lost, as the plan says: no reply", index + 1),
-                ),
+            // How long the plan holds this datagram's reply, if it has one.
+            let hold = match fate {
+                Fate::Drop => {
+                    self.transcript.note(
+                        PEER_CHANNEL,
+                        format!("datagram {} is lost, as the plan says: no reply", index + 1),
+                    );
+                    None
+                }
                 Fate::Late { at_most } => {
                     self.transcript.note(
                         PEER_CHANNEL,
@@ -508,13 +516,8 @@ impl PeerContext {
                             at_most.as_millis()
                         ),
                     );
-                    let reply = script.on_datagram(&request);
-                    let due = at + at_most;
-                    let place = held.partition_point(|entry| entry.0 <= due);
-                    held.insert(place, (due, reply, from, index));
                     late = Some(index);
-                    index += 1;
-                    continue;
+                    Some(at_most)
                 }
                 Fate::Reply { delay } => {
                     if !delay.is_zero() {
@@ -527,11 +530,14 @@ impl PeerContext {
                             ),
                         );
                     }
-                    let reply = script.on_datagram(&request);
-                    let due = at + delay;
-                    let place = held.partition_point(|entry| entry.0 <= due);
-                    held.insert(place, (due, reply, from, index));
+                    Some(delay)
                 }
+            };
+            if let Some(hold) = hold {
+                let reply = script.on_datagram(&request);
+                let due = at + hold;
+                let place = held.partition_point(|entry| entry.0 <= due);
+                held.insert(place, (due, reply, from, index));
             }
             index += 1;
         }

@@ -399,7 +399,9 @@ mod tests {
         (peer, replies)
     }
 
-    const WHOLE: [&str; 7] = [
+    /// A whole, correct dialogue, in the pieces a client sends (the
+    /// diagnoses' tests use it too).
+    pub(super) const WHOLE: [&str; 7] = [
         "HELO me\r\n",
         "MAIL FROM:<a@b.org>\r\n",
         "RCPT TO:<c@d.org>\r\n",

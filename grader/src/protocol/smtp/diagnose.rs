@@ -396,15 +396,8 @@ mod tests {
             .map(|hint| hint.kind)
     }
 
-    const GOOD: [&str; 7] = [
-        "HELO me\r\n",
-        "MAIL FROM:<a@b.org>\r\n",
-        "RCPT TO:<c@d.org>\r\n",
-        "DATA\r\n",
-        "Subject: x\r\n\r\nhello\r\n",
-        ".\r\n",
-        "QUIT\r\n",
-    ];
+    /// A whole, correct dialogue, in the pieces a client sends.
+    const GOOD: [&str; 7] = super::super::tests::WHOLE;
 
     #[test]
     fn a_good_dialogue_passes_every_check() {
