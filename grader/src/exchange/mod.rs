@@ -60,6 +60,18 @@ impl Clock {
     }
 }
 
+/// Whether a blocking socket call returned only because its timeout
+/// (`SO_RCVTIMEO`) passed or a signal interrupted it: the loops around
+/// such calls look at their deadline and call again.
+fn woke_without_data(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock
+            | std::io::ErrorKind::TimedOut
+            | std::io::ErrorKind::Interrupted
+    )
+}
+
 /// Everything one test runs with.
 pub struct Setup<'a> {
     pub cell: &'a Cell,

@@ -10,7 +10,7 @@
 //! only so that the loops see when the test ended (a stop pipe polled with
 //! the socket would remove even that wake-up).
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -574,11 +574,7 @@ impl PeerContext {
                     }
                     self.serve_connection(stream);
                 }
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
+                Err(err) if super::woke_without_data(&err) => {}
                 // Anything else (out of descriptors, say) is not worth a busy loop.
                 Err(_) => std::thread::sleep(PEER_TICK),
             }
@@ -653,11 +649,7 @@ impl PeerContext {
                     script.heard_early(&scratch[..length], before_last_line);
                     early.extend_from_slice(&scratch[..length]);
                 }
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
+                Err(err) if super::woke_without_data(&err) => {}
                 Err(_) => break,
             }
         }
@@ -695,11 +687,7 @@ impl PeerContext {
                 Ok(0) => return,
                 // Bytes after the request are not part of the protocol; ignore them.
                 Ok(_) => {}
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) => {}
+                Err(err) if super::woke_without_data(&err) => {}
                 Err(_) => return,
             }
         }
@@ -738,12 +726,7 @@ impl PeerContext {
                 let length = match stream.read(&mut buffer) {
                     Ok(0) => break,
                     Ok(length) => length,
-                    Err(err)
-                        if matches!(
-                            err.kind(),
-                            ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                        ) =>
-                    {
+                    Err(err) if super::woke_without_data(&err) => {
                         continue;
                     }
                     Err(_) => break,

@@ -7,7 +7,6 @@
 //! reply completes the step at once and a wrong first byte fails it at
 //! once, without waiting for a timeout either way.
 
-use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use super::connection::{Connection, ReadResult, Sockets};
@@ -78,12 +77,7 @@ impl Sockets<'_> {
             let _ = socket.set_read_timeout(Some(slice));
             match socket.recv_from(&mut buffer) {
                 Ok(got) => break got,
-                Err(err)
-                    if matches!(
-                        err.kind(),
-                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-                    ) =>
-                {
+                Err(err) if super::woke_without_data(&err) => {
                     continue;
                 }
                 Err(err) => {
