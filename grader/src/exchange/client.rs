@@ -3,6 +3,7 @@
 //! `client_checks.rs`.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use super::Clock;
 use super::failure::{self, Failure, FailureKind, TestHint};
@@ -105,6 +106,11 @@ impl Around<'_> {
     }
 }
 
+/// How long a client's exit waits to be noted for the peer to finish the
+/// connections the exit closed (it wakes at once; a peer holding a late
+/// reply for a client that is gone is not waited for longer).
+const PEER_SETTLES: Duration = Duration::from_millis(250);
+
 /// The student's client within one test.
 pub(super) struct ClientRoom {
     program: StudentClient,
@@ -158,6 +164,10 @@ impl ClientRoom {
         })?;
         let exit = process.wait_until(around.clock.deadline);
         let end = around.cell.stop_all(process);
+        // Its connections are closed now: the peer's notes of them come first.
+        if let Some(peer) = around.peer {
+            peer.wait_until_served(Instant::now() + PEER_SETTLES);
+        }
         match &exit {
             Some(exit) => around
                 .transcript

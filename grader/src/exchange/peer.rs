@@ -6,19 +6,19 @@
 //! behaviour: a UDP peer that holds each reply until its time without
 //! holding up the datagrams after it, and notes in a [`Timeline`] when
 //! each datagram arrived and each reply left. Accepts and reads block, so a client's connection and
-//! bytes are taken the moment they arrive; they are bounded by `PEER_TICK`
-//! only so that the loops see when the test ended (a stop pipe polled with
-//! the socket would remove even that wake-up).
+//! bytes are taken the moment they arrive. When the test ends, the sockets
+//! they block on are woken (`wake`), so the peer stops at once; `PEER_TICK`
+//! bounds each call only as a backstop.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::failure::Failure;
 use super::transcript::Transcript;
+use super::wake::StopSignal;
 use crate::cell::{self, Cell};
 use crate::lab::{PeerBehaviour, Transport};
 use crate::outcome::TranscriptEvent;
@@ -31,7 +31,7 @@ pub(super) const PEER_CHANNEL: &str = "grader-server";
 /// The transcript channel of the grader-played origin of a server test.
 pub(super) const ORIGIN_CHANNEL: &str = "origin";
 
-/// How often the peer's blocking calls wake to check whether the test ended.
+/// The longest a blocking call of the peer lasts, should a wake-up be missed.
 const PEER_TICK: Duration = Duration::from_millis(10);
 
 /// Where the grader-played peer listens besides `127.0.0.1` and the test's
@@ -230,9 +230,44 @@ pub(super) struct Peer {
     /// Where it listened, for hints about a client that never reached it.
     pub(super) port: u16,
     pub(super) reach: PeerReach,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     log: Arc<Mutex<PeerLog>>,
+    serving: Arc<Serving>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// How many connections the peer is serving: a client's exit is noted
+/// once the peer has finished with the connections it closed, so the
+/// transcript says "closed the connection" before "the client ended"
+/// whichever thread the scheduler runs first.
+#[derive(Default)]
+struct Serving {
+    open: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Serving {
+    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+        self.open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Counts a connection until the guard is dropped.
+    fn begin(&self) -> ServingOne<'_> {
+        *self.lock() += 1;
+        ServingOne(self)
+    }
+}
+
+/// One connection being served (see [`Serving`]).
+struct ServingOne<'a>(&'a Serving);
+
+impl Drop for ServingOne<'_> {
+    fn drop(&mut self) {
+        *self.0.lock() -= 1;
+        self.0.changed.notify_all();
+    }
 }
 
 impl Peer {
@@ -245,8 +280,9 @@ impl Peer {
         voice: Voice,
         client_closes_first: bool,
     ) -> Peer {
-        let stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(StopSignal::default());
         let log = Arc::new(Mutex::new(PeerLog::default()));
+        let serving = Arc::new(Serving::default());
         let planned = behaviour == PeerBehaviour::Plan;
         let context = Arc::new(PeerContext {
             behaviour,
@@ -254,6 +290,7 @@ impl Peer {
             expected: SocketAddr::new(cell::CELL_HOST, port),
             stop: Arc::clone(&stop),
             log: Arc::clone(&log),
+            serving: Arc::clone(&serving),
             transcript: voice.transcript,
             client_closes_first,
             channel: voice.channel,
@@ -276,6 +313,7 @@ impl Peer {
             reach,
             stop,
             log,
+            serving,
             threads,
         }
     }
@@ -287,8 +325,26 @@ impl Peer {
             .clone()
     }
 
+    /// Waits, at most until `until`, for the peer to finish the connections
+    /// it is serving: after the client ended, the kernel has closed them.
+    pub(super) fn wait_until_served(&self, until: Instant) {
+        let mut open = self.serving.lock();
+        while *open > 0 {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            open = self
+                .serving
+                .changed
+                .wait_timeout(open, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+        }
+    }
+
     pub(super) fn stop(self) {
-        self.stop.store(true, Ordering::Release);
+        self.stop.set();
         for thread in self.threads {
             let _ = thread.join();
         }
@@ -305,8 +361,9 @@ struct PeerContext {
     /// The address the client was told: reaching the peer at another one
     /// (an open cell network) is noted in the transcript.
     expected: SocketAddr,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     log: Arc<Mutex<PeerLog>>,
+    serving: Arc<Serving>,
     transcript: Transcript,
     /// The transcript channel: the grader's server, or a proxy's origin.
     channel: &'static str,
@@ -314,7 +371,7 @@ struct PeerContext {
 
 impl PeerContext {
     fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+        self.stop.is_set()
     }
 
     /// Logs bytes from the client: a datagram (`stream: false`) is an entry
@@ -388,6 +445,7 @@ impl PeerContext {
     }
 
     fn serve_udp(&self, socket: UdpSocket) {
+        let _woken = self.stop.watch(&socket);
         let _ = socket.set_read_timeout(Some(PEER_TICK));
         let mut buffer = vec![0u8; 65536];
         let mut script = self.script.clone();
@@ -396,6 +454,10 @@ impl PeerContext {
             let Ok((length, from)) = socket.recv_from(&mut buffer) else {
                 continue;
             };
+            // Woken because the test ended: no datagram came.
+            if self.stopping() {
+                break;
+            }
             self.note_datagram_dialled(&socket, from, &mut noted);
             let request = buffer[..length].to_vec();
             self.received(&request, false);
@@ -455,6 +517,7 @@ impl PeerContext {
     /// queue, so the datagrams after it are received, and timed, as they
     /// arrive; each wait for the socket ends when the next reply is due.
     fn serve_udp_planned(&self, socket: UdpSocket, plan: Vec<Fate>) {
+        let _woken = self.stop.watch(&socket);
         self.log_mut().timeline.plan = plan.clone();
         let mut buffer = vec![0u8; 65536];
         let mut script = self.script.clone();
@@ -479,6 +542,10 @@ impl PeerContext {
             let Ok((length, from)) = socket.recv_from(&mut buffer) else {
                 continue;
             };
+            // Woken because the test ended: no datagram came.
+            if self.stopping() {
+                break;
+            }
             let at = Instant::now();
             self.note_datagram_dialled(&socket, from, &mut noted);
             let request = buffer[..length].to_vec();
@@ -548,6 +615,7 @@ impl PeerContext {
         // taken the moment it arrives, and the loop still wakes every tick
         // to see whether the test ended.
         let _ = socket2::SockRef::from(&listener).set_read_timeout(Some(PEER_TICK));
+        let woken = self.stop.watch(&listener);
         while !self.stopping() {
             match listener.accept() {
                 Ok((stream, _)) => {
@@ -575,10 +643,13 @@ impl PeerContext {
                     self.serve_connection(stream);
                 }
                 Err(err) if super::woke_without_data(&err) => {}
+                // The listener was shut because the test ended.
+                Err(_) if self.stopping() => break,
                 // Anything else (out of descriptors, say) is not worth a busy loop.
                 Err(_) => std::thread::sleep(PEER_TICK),
             }
         }
+        drop(woken);
         // Stop listening now, even if a copy of the descriptor lives on for a
         // moment (a process another grading forks holds every descriptor
         // until it runs its program): the next test's peer binds the port
@@ -695,6 +766,9 @@ impl PeerContext {
 
     /// Serves one connection as the lab's protocol scripts it.
     fn serve_connection(&self, mut stream: TcpStream) {
+        // Dropped last, after the note that the connection closed.
+        let _serving = self.serving.begin();
+        let _woken = self.stop.watch(&stream);
         let _ = stream.set_read_timeout(Some(PEER_TICK));
         let mut script = self.script.clone();
         let index = {
