@@ -16,6 +16,7 @@
 //! and ports ([`Cell::open_network`], see `network`): every IPv4 address and
 //! every name is the cell's, and every port may be bound.
 
+mod ahead;
 mod capture;
 mod cgroup;
 mod exit;
@@ -36,6 +37,7 @@ mod seccomp;
 mod sock_diag;
 mod watch;
 
+pub use ahead::CellAhead;
 pub use capture::{Capture, Captured};
 pub use exit::{ExitReport, ExitWatch};
 pub use network::{CELL_HOSTNAME, Opened as NetworkOpened, Refused as NetworkRefused};

@@ -22,7 +22,7 @@ impl Grading<'_> {
         // finding: the tests after it say where to look instead of running it
         // again to collect the same failure under other names.
         let mut gave_up: Option<(String, GaveUp)> = None;
-        for test in tests {
+        for (index, test) in tests.iter().enumerate() {
             let started = Instant::now();
             if self.skipped_for_time(test) {
                 continue;
@@ -43,7 +43,8 @@ impl Grading<'_> {
                 self.record_not_run(test, message, false);
                 continue;
             }
-            if let Some(why) = self.client_test(test, plan, &program, &mut run, started) {
+            let more = index + 1 < tests.len();
+            if let Some(why) = self.client_test(test, plan, &program, &mut run, started, more) {
                 gave_up = Some((test.id.clone(), why));
             }
         }
@@ -59,6 +60,7 @@ impl Grading<'_> {
         program: &ProgramPlan,
         run: &mut ProgramRun,
         started: Instant,
+        more_tests: bool,
     ) -> Option<GaveUp> {
         let timeout = test
             .timeout(&self.limits)
@@ -71,6 +73,11 @@ impl Grading<'_> {
                 return None;
             }
         };
+        // Every client test has a cell of its own: the next one opens
+        // while this one runs.
+        if more_tests {
+            self.open_cell_ahead();
+        }
         let peer_reach = open_network_for_client(&cell, &self.lab.extra_ports);
         // Held until the test's record is made: the port stays this test's.
         let port = match program::choose_port(&cell, program, self.lab.port, false) {

@@ -81,7 +81,11 @@ pub fn grade(
         isolation: None,
         tests: Vec::new(),
         notes: Vec::new(),
+        cell_ahead: None,
     };
+    // The first program's cell opens while the submission is planned and
+    // built (an interpreter found, a compiler run).
+    grading.open_cell_ahead();
     let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
         lab: lab.name.clone(),
         lab_digest: lab.digest.clone(),
@@ -192,6 +196,8 @@ struct Grading<'a> {
     /// What the result's notes say besides the plan's (where a server that
     /// chose its own port listened).
     notes: Vec<String>,
+    /// The next cell, opening while the current test runs.
+    cell_ahead: Option<cell::CellAhead>,
 }
 
 impl<'a> Grading<'a> {
@@ -216,8 +222,11 @@ impl<'a> Grading<'a> {
     }
 
     fn open_cell(&mut self) -> Result<Cell, String> {
-        let cell = Cell::open(&self.cell_options)
-            .map_err(|err| format!("grader error: opening a cell: {err}"))?;
+        let cell = match self.cell_ahead.take() {
+            Some(ahead) => ahead.take(),
+            None => Cell::open(&self.cell_options),
+        }
+        .map_err(|err| format!("grader error: opening a cell: {err}"))?;
         self.isolation.get_or_insert_with(|| Isolation {
             tier: Some(cell.tier()),
             reason: cell.reason().to_string(),
@@ -225,6 +234,15 @@ impl<'a> Grading<'a> {
             sockets: Some(cell.socket_source()),
         });
         Ok(cell)
+    }
+
+    /// Starts opening the next cell now, for a test that will surely need
+    /// one, so that it is ready (or nearly) when that test begins. Every
+    /// cell of a grading has the same options, so any test can take it.
+    fn open_cell_ahead(&mut self) {
+        if self.cell_ahead.is_none() {
+            self.cell_ahead = Some(cell::CellAhead::open(self.cell_options.clone()));
+        }
     }
 
     fn record(

@@ -257,6 +257,13 @@ impl Grading<'_> {
         run: &mut ProgramRun,
     ) -> Result<RunningServer, Failure> {
         let cell = self.open_cell().map_err(Failure::grader_message)?;
+        // The client tests that follow open a cell each: the first opens
+        // while the server is tested.
+        if plan.program(Part::Client).is_some()
+            && self.lab.tests.iter().any(|test| test.part == Part::Client)
+        {
+            self.open_cell_ahead();
+        }
         // A server free to choose its port may choose 80, as a web server
         // does: a namespace cell's network lets its programs bind any port.
         // A proxy's origin listens on port 80 of every address, where host
