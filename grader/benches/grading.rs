@@ -900,12 +900,18 @@ fn replay_client_test(
 ) -> Result<(), String> {
     use std::io::{Read, Write};
     let mut behaviour = PeerBehaviour::Reference;
+    let mut smtp = None;
     let mut stdin = Vec::new();
     for step in &case.steps {
         match step {
             Step::Serve {
-                behaviour: chosen, ..
-            } => behaviour = *chosen,
+                behaviour: chosen,
+                smtp: plan,
+                ..
+            } => {
+                behaviour = *chosen;
+                smtp = plan.clone();
+            }
             Step::RunClient { stdin: input } => stdin = input.clone(),
             _ => {}
         }
@@ -931,6 +937,19 @@ fn replay_client_test(
         PeerBehaviour::Late(ms) => Duration::from_millis(ms),
         _ => Duration::ZERO,
     };
+    // The mail server's holds, as the grader's peer keeps them: before the
+    // greeting, before every later reply, and between the lines of a reply
+    // sent line by line.
+    let hold_before = move |turn: usize, chunk: usize| -> Duration {
+        let Some(plan) = &smtp else {
+            return if chunk == 0 { late } else { Duration::ZERO };
+        };
+        Duration::from_millis(match (turn, chunk) {
+            (0, 0) => plan.greeting_ms,
+            (_, 0) => plan.reply_ms,
+            _ => plan.line_ms,
+        })
+    };
     let (port, peer) = match (transport, &behaviour) {
         (_, PeerBehaviour::Absent) => (cell::free_port().map_err(|err| err.to_string())?, None),
         (Transport::Tcp, _) => {
@@ -943,12 +962,17 @@ fn replay_client_test(
                 };
                 let _ = stream.set_read_timeout(Some(window));
                 let mut buffer = [0u8; 65536];
+                let mut replies = 0;
                 for (sending, chunks) in turns {
                     if sending {
-                        std::thread::sleep(late);
-                        for chunk in chunks {
-                            let _ = stream.write_all(&chunk);
+                        if chunks.is_empty() {
+                            continue;
                         }
+                        for (index, chunk) in chunks.iter().enumerate() {
+                            std::thread::sleep(hold_before(replies, index));
+                            let _ = stream.write_all(chunk);
+                        }
+                        replies += 1;
                     } else {
                         let mut left: usize = chunks.iter().map(Vec::len).sum();
                         while left > 0 {
@@ -964,6 +988,22 @@ fn replay_client_test(
                 let _ = stream.shutdown(std::net::Shutdown::Write);
                 while matches!(stream.read(&mut buffer), Ok(got) if got > 0) {}
             });
+            (port, Some(peer))
+        }
+        (Transport::Udp, PeerBehaviour::Plan) => {
+            let plan = socklab::udp_pinger::graded_plan(plan_seed(result)?);
+            let replies: Vec<Vec<u8>> = result
+                .transcript
+                .iter()
+                .filter_map(|entry| match &entry.event {
+                    TranscriptEvent::Sent(bytes) => Some(bytes.clone()),
+                    _ => None,
+                })
+                .collect();
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|err| err.to_string())?;
+            let port = socket.local_addr().map_err(|err| err.to_string())?.port();
+            let _ = socket.set_read_timeout(Some(window));
+            let peer = std::thread::spawn(move || play_plan(&socket, &plan, replies));
             (port, Some(peer))
         }
         (Transport::Udp, _) => {
@@ -1021,6 +1061,62 @@ fn replay_client_test(
         let _ = peer.join();
     }
     Ok(())
+}
+
+/// The seed of the plan the grader's server played in a test, from its note.
+fn plan_seed(result: &TestResult) -> Result<u64, String> {
+    result
+        .transcript
+        .iter()
+        .find_map(|entry| match &entry.event {
+            TranscriptEvent::Note(note) => note
+                .strip_prefix("the grader's server plays the plan of seed ")
+                .and_then(|seed| seed.trim().parse().ok()),
+            _ => None,
+        })
+        .ok_or_else(|| format!("test `{}` names no plan seed", result.id))
+}
+
+/// Answers a ping client as the grader's planned server does, one ping at
+/// a time: a lost ping gets nothing, a delayed one its reply after the
+/// delay, a late one its reply when the next ping arrives. `replies` are the
+/// grader's, in the order it sent them.
+fn play_plan(
+    socket: &std::net::UdpSocket,
+    plan: &[socklab::udp_pinger::Fate],
+    replies: Vec<Vec<u8>>,
+) {
+    use socklab::udp_pinger::Fate;
+    let mut replies = replies.into_iter();
+    let mut buffer = [0u8; 65536];
+    let mut late = false;
+    // Done once every reply the grader sent has gone.
+    for index in 0.. {
+        if replies.len() == 0 {
+            return;
+        }
+        let Ok((_, from)) = socket.recv_from(&mut buffer) else {
+            return;
+        };
+        let send = |replies: &mut std::vec::IntoIter<Vec<u8>>| {
+            if let Some(reply) = replies.next() {
+                let _ = socket.send_to(&reply, from);
+            }
+        };
+        // The late reply goes as the next ping arrives, before its own.
+        if std::mem::take(&mut late) {
+            send(&mut replies);
+        }
+        match plan.get(index).copied() {
+            Some(Fate::Drop) => {}
+            Some(Fate::Late { .. }) => late = true,
+            Some(Fate::Reply { delay }) => {
+                std::thread::sleep(delay);
+                send(&mut replies);
+            }
+            None => send(&mut replies),
+        }
+    }
 }
 
 /// A correct Python web server (the sample `web-server/correct`) graded
