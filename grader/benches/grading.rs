@@ -910,7 +910,7 @@ fn replay_client_test(
                 ..
             } => {
                 behaviour = *chosen;
-                smtp = plan.clone();
+                smtp = *plan;
             }
             Step::RunClient { stdin: input } => stdin = input.clone(),
             _ => {}
