@@ -992,24 +992,16 @@ fn replay_client_test(
         }
         (Transport::Udp, PeerBehaviour::Plan) => {
             let plan = socklab::udp_pinger::graded_plan(plan_seed(result)?);
-            let replies: Vec<Vec<u8>> = result
-                .transcript
-                .iter()
-                .filter_map(|entry| match &entry.event {
-                    TranscriptEvent::Sent(bytes) => Some(bytes.clone()),
-                    _ => None,
-                })
+            let replies: Vec<Vec<u8>> = sent_events(result)
+                .into_iter()
+                .map(<[u8]>::to_vec)
                 .collect();
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|err| err.to_string())?;
-            let port = socket.local_addr().map_err(|err| err.to_string())?.port();
-            let _ = socket.set_read_timeout(Some(window));
+            let (socket, port) = bare_udp_socket(window)?;
             let peer = std::thread::spawn(move || play_plan(&socket, &plan, replies));
             (port, Some(peer))
         }
         (Transport::Udp, _) => {
-            let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|err| err.to_string())?;
-            let port = socket.local_addr().map_err(|err| err.to_string())?.port();
-            let _ = socket.set_read_timeout(Some(window));
+            let (socket, port) = bare_udp_socket(window)?;
             let peer = std::thread::spawn(move || {
                 let mut buffer = [0u8; 65536];
                 let mut from = None;
@@ -1061,6 +1053,27 @@ fn replay_client_test(
         let _ = peer.join();
     }
     Ok(())
+}
+
+/// The bare peer's UDP socket on a free port of 127.0.0.1, its reads
+/// bounded by the test's window; with that port.
+fn bare_udp_socket(window: Duration) -> Result<(std::net::UdpSocket, u16), String> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|err| err.to_string())?;
+    let port = socket.local_addr().map_err(|err| err.to_string())?.port();
+    let _ = socket.set_read_timeout(Some(window));
+    Ok((socket, port))
+}
+
+/// What the grader's side sent in a test, an entry per send, in order.
+fn sent_events(result: &TestResult) -> Vec<&[u8]> {
+    result
+        .transcript
+        .iter()
+        .filter_map(|entry| match &entry.event {
+            TranscriptEvent::Sent(bytes) => Some(bytes.as_slice()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The seed of the plan the grader's server played in a test, from its note.
@@ -1212,14 +1225,7 @@ fn scripted_wait(case: &TestCase, result: &TestResult) -> Duration {
             Step::Serve {
                 smtp: Some(plan), ..
             } => {
-                let sent: Vec<&[u8]> = result
-                    .transcript
-                    .iter()
-                    .filter_map(|entry| match &entry.event {
-                        TranscriptEvent::Sent(bytes) => Some(bytes.as_slice()),
-                        _ => None,
-                    })
-                    .collect();
+                let sent = sent_events(result);
                 // Sent line by line, a reply's every line but its last has
                 // a dash after the code and is followed by a hold.
                 let continued = sent

@@ -12,7 +12,7 @@
 //! that then ended would be killed at once.
 
 use std::sync::OnceLock;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, SendError, Sender, channel};
 
 use super::{Cell, CellOptions};
 
@@ -27,8 +27,7 @@ impl CellAhead {
     /// Starts opening a cell with `options`; [`CellAhead::take`] waits for it.
     pub fn open(options: CellOptions) -> CellAhead {
         let (sender, reply) = channel();
-        let queued = opener().send((options.clone(), sender.clone()));
-        if queued.is_err() {
+        if let Err(SendError((options, sender))) = opener().send((options, sender)) {
             // The opener thread could not be started: open it here, now.
             let _ = sender.send(Cell::open(&options));
         }

@@ -615,7 +615,7 @@ impl PeerContext {
         // taken the moment it arrives, and the loop still wakes every tick
         // to see whether the test ended.
         let _ = socket2::SockRef::from(&listener).set_read_timeout(Some(PEER_TICK));
-        let woken = self.stop.watch(&listener);
+        let _woken = self.stop.watch(&listener);
         while !self.stopping() {
             match listener.accept() {
                 Ok((stream, _)) => {
@@ -649,7 +649,6 @@ impl PeerContext {
                 Err(_) => std::thread::sleep(PEER_TICK),
             }
         }
-        drop(woken);
         // Stop listening now, even if a copy of the descriptor lives on for a
         // moment (a process another grading forks holds every descriptor
         // until it runs its program): the next test's peer binds the port
