@@ -32,7 +32,9 @@ impl Grading<'_> {
         let mut start_failure: Option<StartFailure> = None;
         // The test whose failure made the grader start the server afresh.
         let mut restarted_after: Option<String> = None;
-        for test in tests {
+        let client_tests_follow = plan.program(Part::Client).is_some()
+            && self.lab.tests.iter().any(|test| test.part == Part::Client);
+        for (index, test) in tests.iter().copied().enumerate() {
             let test_started = Instant::now();
             if self.skipped_for_time(test) {
                 continue;
@@ -71,8 +73,11 @@ impl Grading<'_> {
             let stderr_before = server
                 .as_ref()
                 .map_or(0, |running| running.process.stderr().total);
+            // Whether a fresh server may be needed after this test: for the
+            // run again below, or for the tests after it.
+            let later_tests = index + 1 < tests.len() || client_tests_follow;
             let (mut result, mut transcript, mut ended) =
-                self.run_server_test(test, plan, &mut server, &mut run);
+                self.run_server_test(test, plan, &mut server, &mut run, later_tests || !fresh);
             // A server that served earlier tests may have stopped serving just
             // before this one began, its exit not yet reported, and taken the
             // test's first request down with it. The test runs again on a
@@ -83,7 +88,7 @@ impl Grading<'_> {
                     start_failure = Some(self.record_start_failure(test, failure, test_started));
                     continue;
                 }
-                let again = self.run_server_test(test, plan, &mut server, &mut run);
+                let again = self.run_server_test(test, plan, &mut server, &mut run, later_tests);
                 (result, transcript, ended) = again;
                 transcript.insert(
                     0,
@@ -161,6 +166,10 @@ impl Grading<'_> {
             // left a connection unanswered, or answered wrongly and may be
             // in a bad state) is stopped, and the next test starts it afresh.
             if failed {
+                // The fresh server's cell opens while this one is stopped.
+                if later_tests {
+                    self.open_cell_ahead();
+                }
                 if let Some(running) = server.take() {
                     running.stop(&mut run, &plan.workdir);
                 }
@@ -209,13 +218,16 @@ impl Grading<'_> {
     /// the server no longer serves stops it for good and returns how it ended,
     /// so its exit status and all of its output are known before the
     /// diagnosis. Whether it still serves is read from its sockets, which does
-    /// not depend on how soon its exit is reported.
+    /// not depend on how soon its exit is reported. With `restart_follows`,
+    /// the cell of the server that will replace a stopped one opens while it
+    /// is stopped.
     fn run_server_test(
         &mut self,
         test: &TestCase,
         plan: &Plan,
         server: &mut Option<RunningServer>,
         run: &mut ProgramRun,
+        restart_follows: bool,
     ) -> (
         Result<(), Failure>,
         Vec<TranscriptEntry>,
@@ -242,6 +254,9 @@ impl Grading<'_> {
         let (result, transcript) = (ended.result, ended.transcript);
         let ended = match &result {
             Err(_) if !running.serving() => {
+                if restart_follows {
+                    self.open_cell_ahead();
+                }
                 running.process.wait_until(Instant::now() + EXIT_NOTICE);
                 Some(server.take().expect("running").stop(run, &plan.workdir))
             }
