@@ -31,6 +31,7 @@ pub mod run;
 pub mod scratch;
 pub mod sentence;
 pub mod sha256;
+mod shut;
 pub mod submission;
 pub mod transport;
 

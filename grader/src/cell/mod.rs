@@ -39,7 +39,7 @@ mod watch;
 
 pub use ahead::CellAhead;
 pub use capture::{Capture, Captured};
-pub use exit::{ExitReport, ExitWatch};
+pub use exit::{ExitReport, ExitWake, ExitWatch};
 pub use network::{CELL_HOSTNAME, Opened as NetworkOpened, Refused as NetworkRefused};
 pub use port_lock::PortLock;
 pub use procfs::{Listener, SocketSource};
@@ -143,6 +143,11 @@ impl CellProcess {
 
     pub fn wait_until(&self, deadline: Instant) -> Option<ExitReport> {
         self.exit.wait_until(deadline)
+    }
+
+    /// See [`ExitWatch::wake_on_exit`].
+    pub fn wake_on_exit(&self, socket: &impl std::os::fd::AsRawFd) -> ExitWake<'_> {
+        self.exit.wake_on_exit(socket)
     }
 
     pub fn stdout(&self) -> Captured {

@@ -451,13 +451,13 @@ impl PeerContext {
         let mut script = self.script.clone();
         let mut noted = Vec::new();
         while !self.stopping() {
-            let Ok((length, from)) = socket.recv_from(&mut buffer) else {
+            let Ok(received) = crate::shut::recv_datagram(&socket, &mut buffer) else {
                 continue;
             };
             // Woken because the test ended: no datagram came.
-            if self.stopping() {
+            let Some((length, from)) = received.filter(|_| !self.stopping()) else {
                 break;
-            }
+            };
             self.note_datagram_dialled(&socket, from, &mut noted);
             let request = buffer[..length].to_vec();
             self.received(&request, false);
@@ -539,13 +539,13 @@ impl PeerContext {
             });
             // A zero timeout would mean "block forever".
             let _ = socket.set_read_timeout(Some(wait.max(Duration::from_micros(50))));
-            let Ok((length, from)) = socket.recv_from(&mut buffer) else {
+            let Ok(received) = crate::shut::recv_datagram(&socket, &mut buffer) else {
                 continue;
             };
             // Woken because the test ended: no datagram came.
-            if self.stopping() {
+            let Some((length, from)) = received.filter(|_| !self.stopping()) else {
                 break;
-            }
+            };
             let at = Instant::now();
             self.note_datagram_dialled(&socket, from, &mut noted);
             let request = buffer[..length].to_vec();

@@ -19,9 +19,6 @@ use crate::lab::Expectation;
 use crate::outcome::TranscriptEvent;
 use crate::protocol::{Judgement, Mismatch, Protocol};
 
-/// How often a datagram wait looks whether the server has died.
-const SERVER_LOOK: Duration = Duration::from_millis(2);
-
 impl Sockets<'_> {
     pub(super) fn expect(
         &mut self,
@@ -51,15 +48,16 @@ impl Sockets<'_> {
         let sent = unanswered.pop_front().unwrap_or_default();
         let mut buffer = vec![0u8; 65536];
         let deadline = Instant::now() + wait;
+        // A dead server sends nothing more, and UDP says nothing of it: its
+        // exit wakes the wait, so a crash ends the test at once rather than
+        // at its deadline. The verdict is the one the deadline would give
+        // (no reply).
+        let _woken = server.map(|server| server.wake_on_exit(&*socket));
         let (length, from) = loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(self.mismatch(protocol, name, &sent, expectation, &[], true));
             }
-            // A dead server sends nothing more, and UDP says nothing of it:
-            // the wait looks at the server's exit every few milliseconds, so
-            // a crash ends the test at once rather than at its deadline. The
-            // verdict is the one the deadline would give (no reply).
             if let Some(exit) = server.and_then(CellProcess::exit) {
                 let mut failure = self.mismatch(protocol, name, &sent, expectation, &[], true);
                 let details = failure
@@ -70,13 +68,11 @@ impl Sockets<'_> {
                     format!("Your server ended ({exit}) before it replied.\n{details}");
                 return Err(failure);
             }
-            let slice = match server {
-                Some(_) => left.min(SERVER_LOOK),
-                None => left,
-            };
-            let _ = socket.set_read_timeout(Some(slice));
-            match socket.recv_from(&mut buffer) {
-                Ok(got) => break got,
+            let _ = socket.set_read_timeout(Some(left));
+            match crate::shut::recv_datagram(socket, &mut buffer) {
+                Ok(Some(got)) => break got,
+                // Woken by the server's exit: said above.
+                Ok(None) => continue,
                 Err(err) if super::woke_without_data(&err) => {
                     continue;
                 }
@@ -195,8 +191,8 @@ impl Sockets<'_> {
                     return Ok(());
                 }
                 let _ = socket.set_read_timeout(Some(wait));
-                match socket.recv_from(&mut buffer) {
-                    Ok((length, _)) => {
+                match crate::shut::recv_datagram(socket, &mut buffer) {
+                    Ok(Some((length, _))) => {
                         let got = buffer[..length].to_vec();
                         transcript.record(name, TranscriptEvent::Received(got.clone()));
                         Err(Failure::fail(format!(
@@ -204,7 +200,7 @@ impl Sockets<'_> {
                             shown(&got)
                         )))
                     }
-                    Err(_) => Ok(()),
+                    Ok(None) | Err(_) => Ok(()),
                 }
             }
             Connection::Tcp { .. } => {

@@ -2,15 +2,13 @@
 //! are shut for reading when the test ends, which makes a blocked `accept`
 //! or `recv` return there and then instead of at its next timeout.
 //!
-//! `shutdown(SHUT_RD)` wakes every kind the peer uses: a listener is closed
-//! (its `accept` fails), a connection's `read` returns end of file, and even
-//! an unconnected UDP socket's `recv_from` returns (the kernel marks it shut
-//! and wakes its waiters, though the call itself reports `ENOTCONN`). The
-//! mark stays, so a call made after the wake-up returns at once too.
+//! `shutdown(SHUT_RD)` wakes every kind the peer uses (see `crate::shut`).
 
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::shut::shut_for_reading;
 
 /// Whether the test ended, and the sockets to wake when it does.
 #[derive(Default)]
@@ -67,11 +65,4 @@ impl Drop for Watched<'_> {
             blocked.swap_remove(at);
         }
     }
-}
-
-fn shut_for_reading(fd: RawFd) {
-    // SAFETY: `fd` is in the watched list, so its socket is still open:
-    // a guard removes it, under the same lock, before the socket closes.
-    let socket = unsafe { BorrowedFd::borrow_raw(fd) };
-    let _ = socket2::SockRef::from(&socket).shutdown(std::net::Shutdown::Read);
 }
