@@ -14,7 +14,8 @@
 //!    replayed by a bare harness (the bytes from the grader's transcripts,
 //!    the lab's pauses and silences kept, a reply that never comes waited for
 //!    only until the server dies): both times, their ratio, and the grader's
-//!    own time per test (grader - bare).
+//!    own time per test (grader - bare). Then servers that die as a
+//!    request arrives: from their death to the grading's return.
 //! 3. A generated class (the Rust reference through `socklab.toml`, the
 //!    textbook's Python programs, bugs that fail at once) graded with
 //!    `grader::batch` at several job counts: the share of scripted waits in
@@ -32,7 +33,8 @@
 //! `SOCKLAB_BENCH_ISOLATION` `auto`, `namespace` or `process`,
 //! `SOCKLAB_BENCH_REPORT` the results in the HTML report (default 500),
 //! `SOCKLAB_BENCH_ONLY=report` for the HTML figures alone, `side` for
-//! readiness and the side-by-side figures alone.
+//! readiness and the side-by-side figures alone, `death` for the dying
+//! servers alone.
 //!
 //! It runs in-process, as `grader batch` does, so the figures are the grader
 //! library's own; VmHWM is the grader process's alone, the tree peak adds
@@ -104,6 +106,12 @@ fn main() {
         readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 30 });
         side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
         web_server_figures(&grader_binary, isolation, if quick { 1 } else { 5 });
+        death_figures(&grader_binary, isolation, if quick { 2 } else { 10 });
+        return;
+    }
+    // SOCKLAB_BENCH_ONLY=death: the servers that die during a test alone.
+    if std::env::var("SOCKLAB_BENCH_ONLY").as_deref() == Ok("death") {
+        death_figures(&grader_binary, isolation, if quick { 2 } else { 10 });
         return;
     }
     // SOCKLAB_BENCH_ONLY=report measures the HTML reports alone.
@@ -118,6 +126,7 @@ fn main() {
     readiness_figures(&cell_options, &grader_binary, if quick { 2 } else { 30 });
     side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
     web_server_figures(&grader_binary, isolation, if quick { 1 } else { 5 });
+    death_figures(&grader_binary, isolation, if quick { 2 } else { 10 });
     class_figures(&grader_binary, isolation, per_kind, &job_counts);
     println!();
     report_figures(
@@ -523,7 +532,14 @@ fn side_by_side_figures(grader_binary: &Path, isolation: IsolationRequest, runs:
                 .map(|(case, test)| scripted_wait(case, test))
                 .sum();
             match bare_replay(&subject, &lab, &result.tests) {
-                Ok(times) => {
+                Ok(Replay { times, starts }) => {
+                    let graded = result.server.as_ref().map_or(0, |server| server.starts);
+                    if starts != graded {
+                        replay_failure = Some(format!(
+                            "it started the server {starts} times, the grader {graded}"
+                        ));
+                        break;
+                    }
                     let replayed = || {
                         result
                             .tests
@@ -702,22 +718,20 @@ impl Script {
 }
 
 /// Runs the grader's tests again with a bare harness: the same server
-/// starts (a fresh server whenever the last one ended) and the same
+/// starts (a fresh server whenever the last one ended, and wherever the
+/// grader's notes say it started one afresh: after a failed test, and for
+/// a test it ran again because the server died during it) and the same
 /// exchanges, the bytes taken from the grader's transcripts, the lab's
 /// pauses and silences kept; a reply the grader never got is waited for
-/// until the server ends or its window passes. Returns each test's time;
-/// `None` for a test it has no program for (the textbook client).
-fn bare_replay(
-    subject: &Subject,
-    lab: &Lab,
-    results: &[TestResult],
-) -> Result<Vec<Option<Duration>>, String> {
+/// until the server ends or its window passes.
+fn bare_replay(subject: &Subject, lab: &Lab, results: &[TestResult]) -> Result<Replay, String> {
     let _lock = subject
         .fixed_port
         .map(|port| cell::PortLock::acquire(port).map_err(|err| err.to_string()))
         .transpose()?;
     let mut server: Option<BareServer> = None;
     let mut times = Vec::new();
+    let mut starts = 0;
     for (case, result) in lab.tests.iter().zip(results) {
         if matches!(result.outcome, grader::outcome::Outcome::Skipped { .. }) {
             times.push(Some(Duration::ZERO));
@@ -730,7 +744,7 @@ fn bare_replay(
                 let Some(command) = &subject.server else {
                     return Err("no server command".into());
                 };
-                if !server.as_mut().is_some_and(BareServer::alive) {
+                let start = |server: &mut Option<BareServer>, starts: &mut u32| {
                     if let Some(old) = server.take() {
                         old.stop();
                     }
@@ -738,18 +752,22 @@ fn bare_replay(
                         .fixed_port
                         .map_or_else(|| cell::free_port().map_err(|err| err.to_string()), Ok)?;
                     let argv = command(port);
-                    let mut fresh = BareServer::start(&argv, &subject.cwd, lab.transport, port)?;
-                    fresh.started = Duration::ZERO;
-                    server = Some(fresh);
+                    *starts += 1;
+                    *server = Some(BareServer::start(&argv, &subject.cwd, lab.transport, port)?);
+                    Ok::<_, String>(())
+                };
+                let afresh = grader_noted(result, "the server was started afresh");
+                if afresh || !server.as_mut().is_some_and(BareServer::alive) {
+                    start(&mut server, &mut starts)?;
                 }
-                let port = server.as_ref().map_or(0, |server| server.port);
-                replay_server_test(
-                    case,
-                    result,
-                    port,
-                    server.as_mut().expect("started"),
-                    window,
-                )?;
+                // The grader's first attempt, on the server that then died.
+                if grader_noted(result, "the server had stopped serving during this test") {
+                    let running = server.as_mut().expect("started");
+                    replay_server_test(case, result, running.port, running, window)?;
+                    start(&mut server, &mut starts)?;
+                }
+                let running = server.as_mut().expect("started");
+                replay_server_test(case, result, running.port, running, window)?;
             }
             lab::Part::Client => {
                 let Some(command) = &subject.client else {
@@ -771,7 +789,25 @@ fn bare_replay(
     if let Some(server) = server {
         server.stop();
     }
-    Ok(times)
+    Ok(Replay { times, starts })
+}
+
+/// What the bare harness measured of one grading.
+struct Replay {
+    /// Each test's time; `None` for a test it has no program for.
+    times: Vec<Option<Duration>>,
+    /// The servers it started: as many as the grader did, or the two did
+    /// not do the same work.
+    starts: u32,
+}
+
+/// Whether the grader's transcript of `result` has a note of its own
+/// beginning with `text`.
+fn grader_noted(result: &TestResult, text: &str) -> bool {
+    result.transcript.iter().any(|entry| {
+        entry.channel == "grader"
+            && matches!(&entry.event, TranscriptEvent::Note(note) if note.starts_with(text))
+    })
 }
 
 fn replay_server_test(
@@ -1132,6 +1168,84 @@ fn play_plan(
     }
 }
 
+/// Python servers that die the moment a request arrives, graded `runs`
+/// times on the lab's first server test: from the death (the server prints
+/// the clock as it exits) to the grading's return. The test expects a reply
+/// it will never get, so only noticing the death ends it before its window.
+fn death_figures(grader_binary: &Path, isolation: IsolationRequest, runs: usize) {
+    // Written as students write them, the port hard-coded.
+    const UDP_SERVER: &str = "import os, time\nfrom socket import *\nserverSocket = socket(AF_INET, SOCK_DGRAM)\nserverSocket.bind(('', 12000))\nserverSocket.recvfrom(2048)\nprint(time.time_ns(), flush=True)\nos._exit(3)\n";
+    const TCP_SERVER: &str = "import os, time\nfrom socket import *\nserverSocket = socket(AF_INET, SOCK_STREAM)\nserverSocket.bind(('', 12000))\nserverSocket.listen(1)\nconnectionSocket, addr = serverSocket.accept()\nconnectionSocket.recv(1024)\nprint(time.time_ns(), flush=True)\nos._exit(3)\n";
+    println!(
+        "a server that dies during a test ({runs} runs each; target: the test ends within 10 ms of the death)"
+    );
+    println!(
+        "  {:<30} {:>8} {:>8} {:>8} {:>16}",
+        "graded", "median", "p90", "max", "reply window"
+    );
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    for (lab_name, file, text) in [
+        ("udp-uppercase", "UDPServer.py", UDP_SERVER),
+        ("tcp-uppercase", "TCPServer.py", TCP_SERVER),
+    ] {
+        let mut lab = builtin(lab_name);
+        let Some(first) = lab
+            .tests
+            .iter()
+            .position(|test| test.part == lab::Part::Server)
+        else {
+            continue;
+        };
+        let test = lab.tests.swap_remove(first);
+        let window = Duration::from_millis(test.timeout_ms.unwrap_or(2000));
+        lab.tests = vec![test];
+        let dir = scratch.path().join(lab_name);
+        std::fs::create_dir_all(&dir).expect("a submission directory");
+        std::fs::write(dir.join(file), text).expect("the dying server");
+        let options = GradeOptions {
+            seed: 0,
+            isolation,
+            grader_binary: Some(grader_binary.to_path_buf()),
+            limits: Default::default(),
+            overrides: Overrides::default(),
+            cell_label: Some("bench".into()),
+        };
+        let mut after_death = Vec::new();
+        for _ in 0..runs {
+            let result = runner::grade(&lab, &Source::Directory(dir.clone()), &options)
+                .expect("grading runs");
+            let returned = SystemTime::now();
+            assert!(
+                !result.tests[0].outcome.is_pass(),
+                "a dead server passed {}",
+                result.tests[0].id
+            );
+            let printed = result
+                .server
+                .as_ref()
+                .map(|server| String::from_utf8_lossy(&server.stdout_tail).into_owned())
+                .unwrap_or_default();
+            let died_ns: u128 = printed
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("the dying server printed {printed:?}"));
+            after_death.push(since_ns(died_ns, returned));
+        }
+        println!(
+            "  {:<30} {:>8} {:>8} {:>8} {:>16}",
+            format!("{lab_name} {file}"),
+            ms(median(&after_death)),
+            ms(percentile(&after_death, 90)),
+            ms(max(&after_death)),
+            ms(window)
+        );
+    }
+    println!(
+        "  from the server's last print, as it exits, to the return of the grading: an upper bound of the test's end, which stopping the cell and assembling the result follow"
+    );
+    println!();
+}
+
 /// A correct Python web server (the sample `web-server/correct`) graded
 /// `runs` times: the whole grading, the first test (the interpreter's
 /// start-up, readiness and one exchange), the lab's scripted waits, and the
@@ -1358,7 +1472,7 @@ fn class_figures(
         let Ok(bare) = bare_replay(&subject, &lab, &result.tests) else {
             continue;
         };
-        let bare: Duration = bare.iter().flatten().sum();
+        let bare: Duration = bare.times.iter().flatten().sum();
         let dir = scratch.path().join(format!("lab-{}", subject.lab));
         for index in 0..copies {
             let submission = dir.join(format!("ref-{index:03}"));
