@@ -20,8 +20,8 @@
 //!    textbook's Python programs, bugs that fail at once) graded with
 //!    `grader::batch` at several job counts: the share of scripted waits in
 //!    it, submissions per second, the speed-up, the grader's peak memory
-//!    (VmHWM) and the whole process tree's (sampled), also for classes two and
-//!    four times as large; then every lab's reference as a class of its own
+//!    (VmHWM) and the whole process tree's (sampled), also for classes of 51,
+//!    150 and 501 at the most jobs; then every lab's reference as a class of its own
 //!    at each job count, per submission and as a ratio to the bare limit.
 //! 4. The HTML reports of a class of 500 results (real gradings of the
 //!    bundled samples, repeated): rebuilding the gradebook from the result
@@ -30,6 +30,9 @@
 //!
 //! Environment: `SOCKLAB_BENCH_CLASS` submissions per kind (default 8, so 24
 //! per class), `SOCKLAB_BENCH_JOBS` the job counts (default `1,2,4`),
+//! `SOCKLAB_BENCH_SIZES` the larger classes graded at the most jobs for
+//! memory (default `51,150,501`), `SOCKLAB_BENCH_LAB_CLASS` the copies of
+//! each lab's reference (default the per-kind count, at least 2),
 //! `SOCKLAB_BENCH_ISOLATION` `auto`, `namespace` or `process`,
 //! `SOCKLAB_BENCH_REPORT` the results in the HTML report (default 500),
 //! `SOCKLAB_BENCH_ONLY=report` for the HTML figures alone, `side` for
@@ -127,7 +130,21 @@ fn main() {
     side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
     web_server_figures(&grader_binary, isolation, if quick { 1 } else { 5 });
     death_figures(&grader_binary, isolation, if quick { 2 } else { 10 });
-    class_figures(&grader_binary, isolation, per_kind, &job_counts);
+    let class_sizes: Vec<usize> = std::env::var("SOCKLAB_BENCH_SIZES")
+        .ok()
+        .map(|text| {
+            text.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| if quick { vec![6] } else { vec![51, 150, 501] });
+    class_figures(
+        &grader_binary,
+        isolation,
+        per_kind,
+        &job_counts,
+        &class_sizes,
+    );
     println!();
     report_figures(
         &grader_binary,
@@ -163,14 +180,7 @@ fn report_figures(grader_binary: &Path, isolation: IsolationRequest, count: usiz
         .map(|name| fixtures.join(name))
         .collect();
     sources.push(empty);
-    let options = GradeOptions {
-        seed: 9,
-        isolation,
-        grader_binary: Some(grader_binary.to_path_buf()),
-        limits: Default::default(),
-        overrides: Overrides::default(),
-        cell_label: Some("bench".into()),
-    };
+    let options = bench_options(grader_binary, isolation, 9);
     let results: Vec<String> = sources
         .iter()
         .map(|source| {
@@ -508,14 +518,7 @@ fn side_by_side_figures(grader_binary: &Path, isolation: IsolationRequest, runs:
         let mut scripted = Duration::ZERO;
         let mut replay_failure = None;
         for run in 0..runs {
-            let options = GradeOptions {
-                seed: run as u64,
-                isolation,
-                grader_binary: Some(grader_binary.to_path_buf()),
-                limits: Default::default(),
-                overrides: Overrides::default(),
-                cell_label: Some("bench".into()),
-            };
+            let options = bench_options(grader_binary, isolation, run as u64);
             let result = runner::grade(&lab, &subject.source, &options).expect("grading runs");
             if matches!(subject.source, Source::Reference) {
                 assert_eq!(
@@ -1202,14 +1205,7 @@ fn death_figures(grader_binary: &Path, isolation: IsolationRequest, runs: usize)
         let dir = scratch.path().join(lab_name);
         std::fs::create_dir_all(&dir).expect("a submission directory");
         std::fs::write(dir.join(file), text).expect("the dying server");
-        let options = GradeOptions {
-            seed: 0,
-            isolation,
-            grader_binary: Some(grader_binary.to_path_buf()),
-            limits: Default::default(),
-            overrides: Overrides::default(),
-            cell_label: Some("bench".into()),
-        };
+        let options = bench_options(grader_binary, isolation, 0);
         let mut after_death = Vec::new();
         for _ in 0..runs {
             let result = runner::grade(&lab, &Source::Directory(dir.clone()), &options)
@@ -1257,12 +1253,8 @@ fn web_server_figures(grader_binary: &Path, isolation: IsolationRequest, runs: u
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/submissions/web-server/correct"),
     );
     let options = GradeOptions {
-        seed: 7,
-        isolation,
-        grader_binary: Some(grader_binary.to_path_buf()),
-        limits: Default::default(),
-        overrides: Overrides::default(),
         cell_label: None,
+        ..bench_options(grader_binary, isolation, 7)
     };
     let mut totals = Vec::new();
     let mut firsts = Vec::new();
@@ -1390,6 +1382,7 @@ fn class_figures(
     isolation: IsolationRequest,
     per_kind: usize,
     job_counts: &[usize],
+    class_sizes: &[usize],
 ) {
     let lab = builtin(CLASS_LAB);
     let scratch = tempfile::tempdir().expect("a scratch directory");
@@ -1423,12 +1416,15 @@ fn class_figures(
     // Larger classes at the most jobs: memory must not grow with the class.
     let most = job_counts.iter().copied().max().unwrap_or(1);
     let mut made = per_kind;
-    for times in [2, 4] {
-        make_class(&class, grader_binary, per_kind * times - made, made);
-        made = per_kind * times;
+    for size in class_sizes {
+        let wanted = size.div_ceil(3);
+        if wanted > made {
+            make_class(&class, grader_binary, wanted - made, made);
+            made = wanted;
+        }
         let run = grade_class(&lab, &class, grader_binary, isolation, most);
         println!(
-            "  {:>5} {:>8.1}s {:>14.1} {:>9} {:>14} {:>16}  <- {} submissions ({times} times the class)",
+            "  {:>5} {:>8.1}s {:>14.1} {:>9} {:>14} {:>16}  <- {} submissions",
             most,
             run.elapsed.as_secs_f64(),
             run.count as f64 / run.elapsed.as_secs_f64(),
@@ -1445,7 +1441,7 @@ fn class_figures(
     );
     println!();
 
-    let copies = per_kind.max(2);
+    let copies = env_number("SOCKLAB_BENCH_LAB_CLASS").unwrap_or(per_kind.max(2));
     println!(
         "every lab's reference as a class of {copies} (socklab.toml), per submission, and its ratio to the limit (the bare harness's time for one grading, divided by min(jobs, cores))"
     );
@@ -1460,14 +1456,7 @@ fn class_figures(
             continue;
         }
         let lab = builtin(subject.lab);
-        let options = GradeOptions {
-            seed: 0,
-            isolation,
-            grader_binary: Some(grader_binary.to_path_buf()),
-            limits: Default::default(),
-            overrides: Overrides::default(),
-            cell_label: Some("bench".into()),
-        };
+        let options = bench_options(grader_binary, isolation, 0);
         let result = runner::grade(&lab, &Source::Reference, &options).expect("grading runs");
         let Ok(bare) = bare_replay(&subject, &lab, &result.tests) else {
             continue;
@@ -1507,14 +1496,7 @@ fn scripted_share(
     grader_binary: &Path,
     isolation: IsolationRequest,
 ) -> f64 {
-    let options = GradeOptions {
-        seed: 0,
-        isolation,
-        grader_binary: Some(grader_binary.to_path_buf()),
-        limits: Default::default(),
-        overrides: Overrides::default(),
-        cell_label: Some("bench".into()),
-    };
+    let options = bench_options(grader_binary, isolation, 0);
     let (mut waits, mut total) = (Duration::ZERO, Duration::ZERO);
     for kind in ["rust-0000", "textbook-0000", "buggy-0000"] {
         let source = Source::Directory(class.join(kind));
@@ -1594,14 +1576,7 @@ fn grade_class(
         force: false,
         shard: None,
         seed: 1,
-        grade: GradeOptions {
-            seed: 0,
-            isolation,
-            grader_binary: Some(grader_binary.to_path_buf()),
-            limits: Default::default(),
-            overrides: Overrides::default(),
-            cell_label: Some("bench".into()),
-        },
+        grade: bench_options(grader_binary, isolation, 0),
     };
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sampler = {
@@ -1710,4 +1685,16 @@ fn max(values: &[Duration]) -> Duration {
 
 fn ms(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// How the benchmark grades: the cells labelled `bench`.
+fn bench_options(grader_binary: &Path, isolation: IsolationRequest, seed: u64) -> GradeOptions {
+    GradeOptions {
+        seed,
+        isolation,
+        grader_binary: Some(grader_binary.to_path_buf()),
+        limits: Default::default(),
+        overrides: Overrides::default(),
+        cell_label: Some("bench".into()),
+    }
 }
