@@ -73,14 +73,7 @@ fn main() {
         _ => IsolationRequest::Auto,
     };
     let per_kind: usize = env_number("SOCKLAB_BENCH_CLASS").unwrap_or(if quick { 1 } else { 8 });
-    let job_counts: Vec<usize> = std::env::var("SOCKLAB_BENCH_JOBS")
-        .ok()
-        .map(|text| {
-            text.split(',')
-                .filter_map(|n| n.trim().parse().ok())
-                .collect()
-        })
-        .unwrap_or_else(|| vec![1, 2, 4]);
+    let job_counts = env_numbers("SOCKLAB_BENCH_JOBS").unwrap_or_else(|| vec![1, 2, 4]);
     let cell_options = CellOptions {
         isolation,
         keeper: Some(grader_binary.clone()),
@@ -130,13 +123,7 @@ fn main() {
     side_by_side_figures(&grader_binary, isolation, if quick { 1 } else { 3 });
     web_server_figures(&grader_binary, isolation, if quick { 1 } else { 5 });
     death_figures(&grader_binary, isolation, if quick { 2 } else { 10 });
-    let class_sizes: Vec<usize> = std::env::var("SOCKLAB_BENCH_SIZES")
-        .ok()
-        .map(|text| {
-            text.split(',')
-                .filter_map(|n| n.trim().parse().ok())
-                .collect()
-        })
+    let class_sizes = env_numbers("SOCKLAB_BENCH_SIZES")
         .unwrap_or_else(|| if quick { vec![6] } else { vec![51, 150, 501] });
     class_figures(
         &grader_binary,
@@ -233,6 +220,16 @@ fn report_figures(grader_binary: &Path, isolation: IsolationRequest, count: usiz
         pages.as_secs_f64() * 1000.0,
         page_bytes as f64 / 1024.0 / files.files.len().max(1) as f64
     );
+}
+
+/// A comma-separated list of numbers from the environment.
+fn env_numbers(name: &str) -> Option<Vec<usize>> {
+    let text = std::env::var(name).ok()?;
+    Some(
+        text.split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect(),
+    )
 }
 
 fn env_number(name: &str) -> Option<usize> {
