@@ -1,5 +1,6 @@
-//! Waking a thread blocked on a socket by shutting the socket for reading,
-//! and receiving datagrams on a socket that may have been shut that way.
+//! Waking a thread blocked on a socket when something happens (a test ends,
+//! a program exits) by shutting the socket for reading, and receiving
+//! datagrams on a socket that may have been shut that way.
 //!
 //! `shutdown(SHUT_RD)` makes a blocked `accept`, `read` or `recv_from`
 //! return, and every later one return at once: a listener is closed, a
@@ -11,12 +12,73 @@
 
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, UdpSocket};
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+/// An event that happens once (a test's end, a program's exit) and the
+/// sockets it wakes: each watched socket is shut for reading when the alarm
+/// rings, or at once if it has rung.
+#[derive(Default)]
+pub(crate) struct SocketAlarm {
+    rung: AtomicBool,
+    /// Descriptors of sockets a thread may be blocked on. One is removed
+    /// (under this lock) before its socket is closed, so a number here is
+    /// never one the process reused for something else.
+    watched: Mutex<Vec<RawFd>>,
+}
+
+impl SocketAlarm {
+    pub(crate) fn has_rung(&self) -> bool {
+        self.rung.load(Ordering::Acquire)
+    }
+
+    /// Sets the flag, then wakes every watched socket.
+    pub(crate) fn ring(&self) {
+        self.rung.store(true, Ordering::Release);
+        for &fd in self.lock().iter() {
+            shut_for_reading(fd);
+        }
+    }
+
+    /// Watches `socket` until the guard is dropped, which must happen before
+    /// the socket is closed. A socket watched after the alarm rang is shut now.
+    pub(crate) fn watch(&self, socket: &impl AsRawFd) -> Watched<'_> {
+        let fd = socket.as_raw_fd();
+        let mut watched = self.lock();
+        watched.push(fd);
+        if self.has_rung() {
+            shut_for_reading(fd);
+        }
+        Watched { alarm: self, fd }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<RawFd>> {
+        self.watched
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A socket [`SocketAlarm::ring`] wakes, for as long as this lives.
+pub(crate) struct Watched<'a> {
+    alarm: &'a SocketAlarm,
+    fd: RawFd,
+}
+
+impl Drop for Watched<'_> {
+    fn drop(&mut self) {
+        let mut watched = self.alarm.lock();
+        if let Some(at) = watched.iter().position(|&fd| fd == self.fd) {
+            watched.swap_remove(at);
+        }
+    }
+}
 
 /// Shuts `fd` for reading; see the module's note.
-pub(crate) fn shut_for_reading(fd: RawFd) {
-    // SAFETY: the callers keep `fd` in a list of watched sockets, and a
-    // guard removes it, under the same lock, before the socket closes.
+fn shut_for_reading(fd: RawFd) {
+    // SAFETY: `fd` is in an alarm's watched list, so its socket is still
+    // open: a guard removes it, under the same lock, before the socket closes.
     let socket = unsafe { BorrowedFd::borrow_raw(fd) };
     let _ = socket2::SockRef::from(&socket).shutdown(std::net::Shutdown::Read);
 }
@@ -37,7 +99,6 @@ pub(crate) fn recv_datagram(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsRawFd;
     use std::time::Duration;
 
     #[test]
@@ -56,10 +117,17 @@ mod tests {
             got.map(|(length, from)| (&buffer[..length], from)),
             Some((&b"ping"[..], sender.local_addr().expect("an address")))
         );
-        shut_for_reading(socket.as_raw_fd());
+        let alarm = SocketAlarm::default();
+        let watched = alarm.watch(&socket);
+        alarm.ring();
         // Twice: the mark stays, so a later wait returns at once too.
         for _ in 0..2 {
             assert_eq!(recv_datagram(&socket, &mut buffer).expect("no error"), None);
         }
+        drop(watched);
+        assert!(
+            alarm.lock().is_empty(),
+            "the guard leaves no descriptor behind"
+        );
     }
 }

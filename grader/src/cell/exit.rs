@@ -4,48 +4,43 @@
 //! keeper's message in the namespace tier) records it here; everyone else
 //! waits on the condition variable with a deadline, or has a socket woken.
 
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use crate::shut::shut_for_reading;
+use crate::shut::{SocketAlarm, Watched};
 
 #[derive(Clone, Default)]
 pub struct ExitWatch {
-    state: Arc<(Mutex<ExitState>, Condvar)>,
-}
-
-#[derive(Default)]
-struct ExitState {
-    exit: Option<ExitReport>,
-    /// Sockets a wait is blocked on, shut for reading when the exit is
-    /// recorded. One is removed (under this lock) before its socket closes,
-    /// so a number here is never one the process reused.
-    woken: Vec<RawFd>,
+    state: Arc<(Mutex<Option<ExitReport>>, Condvar)>,
+    /// Rung when the exit is recorded.
+    alarm: Arc<SocketAlarm>,
 }
 
 impl ExitWatch {
     pub fn record(&self, exit: ExitReport) {
-        let (_, changed) = &*self.state;
-        let mut state = self.lock();
-        state.exit.get_or_insert(exit);
-        for &fd in &state.woken {
-            shut_for_reading(fd);
-        }
+        let (lock, changed) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.get_or_insert(exit);
         changed.notify_all();
+        self.alarm.ring();
     }
 
     pub fn get(&self) -> Option<ExitReport> {
-        self.lock().exit.clone()
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Waits until the process has ended or `deadline` passes.
     pub fn wait_until(&self, deadline: Instant) -> Option<ExitReport> {
-        let (_, changed) = &*self.state;
-        let mut state = self.lock();
+        let (lock, changed) = &*self.state;
+        let mut state = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         loop {
-            if state.exit.is_some() {
-                return state.exit.clone();
+            if state.is_some() {
+                return state.clone();
             }
             let now = Instant::now();
             if now >= deadline {
@@ -64,37 +59,8 @@ impl ExitWatch {
     /// says nothing, and a receive timeout is rounded up to the kernel's
     /// tick (4 ms at 250 Hz), so looking at the exit between short
     /// timeouts notices it several milliseconds late.
-    pub fn wake_on_exit(&self, socket: &impl AsRawFd) -> ExitWake<'_> {
-        let fd = socket.as_raw_fd();
-        let mut state = self.lock();
-        state.woken.push(fd);
-        if state.exit.is_some() {
-            shut_for_reading(fd);
-        }
-        ExitWake { watch: self, fd }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, ExitState> {
-        self.state
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A socket woken at the exit, for as long as this lives; it must be
-/// dropped before the socket is closed.
-pub struct ExitWake<'a> {
-    watch: &'a ExitWatch,
-    fd: RawFd,
-}
-
-impl Drop for ExitWake<'_> {
-    fn drop(&mut self) {
-        let mut state = self.watch.lock();
-        if let Some(at) = state.woken.iter().position(|&fd| fd == self.fd) {
-            state.woken.swap_remove(at);
-        }
+    pub(crate) fn wake_on_exit(&self, socket: &impl AsRawFd) -> Watched<'_> {
+        self.alarm.watch(socket)
     }
 }
 
@@ -171,10 +137,6 @@ mod tests {
                 "a shut socket receives nothing: {got:?}"
             );
             drop(woken);
-            assert!(
-                watch.lock().woken.is_empty(),
-                "the guard leaves no descriptor behind"
-            );
         }
     }
 }

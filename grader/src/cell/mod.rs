@@ -39,7 +39,7 @@ mod watch;
 
 pub use ahead::CellAhead;
 pub use capture::{Capture, Captured};
-pub use exit::{ExitReport, ExitWake, ExitWatch};
+pub use exit::{ExitReport, ExitWatch};
 pub use network::{CELL_HOSTNAME, Opened as NetworkOpened, Refused as NetworkRefused};
 pub use port_lock::PortLock;
 pub use procfs::{Listener, SocketSource};
@@ -146,7 +146,10 @@ impl CellProcess {
     }
 
     /// See [`ExitWatch::wake_on_exit`].
-    pub fn wake_on_exit(&self, socket: &impl std::os::fd::AsRawFd) -> ExitWake<'_> {
+    pub(crate) fn wake_on_exit(
+        &self,
+        socket: &impl std::os::fd::AsRawFd,
+    ) -> crate::shut::Watched<'_> {
         self.exit.wake_on_exit(socket)
     }
 

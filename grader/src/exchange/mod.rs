@@ -21,7 +21,6 @@ mod failure;
 mod peer;
 mod reply;
 mod transcript;
-mod wake;
 
 pub use client::{GaveUp, StudentClient};
 pub use failure::{Failure, FailureKind, TestHint, never_ran};

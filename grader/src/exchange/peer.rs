@@ -7,7 +7,7 @@
 //! holding up the datagrams after it, and notes in a [`Timeline`] when
 //! each datagram arrived and each reply left. Accepts and reads block, so a client's connection and
 //! bytes are taken the moment they arrive. When the test ends, the sockets
-//! they block on are woken (`wake`), so the peer stops at once; `PEER_TICK`
+//! they block on are woken (`crate::shut::SocketAlarm`), so the peer stops at once; `PEER_TICK`
 //! bounds each call only as a backstop.
 
 use std::io::{Read, Write};
@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 use super::failure::Failure;
 use super::transcript::Transcript;
-use super::wake::StopSignal;
 use crate::cell::{self, Cell};
 use crate::lab::{PeerBehaviour, Transport};
 use crate::outcome::TranscriptEvent;
 use crate::protocol::{AfterTurn, Answered, Heard, PeerScript, Timeline};
+use crate::shut::SocketAlarm;
 use socklab::udp_pinger::Fate;
 
 /// The transcript channel of the grader's server.
@@ -230,7 +230,7 @@ pub(super) struct Peer {
     /// Where it listened, for hints about a client that never reached it.
     pub(super) port: u16,
     pub(super) reach: PeerReach,
-    stop: Arc<StopSignal>,
+    stop: Arc<SocketAlarm>,
     log: Arc<Mutex<PeerLog>>,
     serving: Arc<Serving>,
     threads: Vec<JoinHandle<()>>,
@@ -280,7 +280,7 @@ impl Peer {
         voice: Voice,
         client_closes_first: bool,
     ) -> Peer {
-        let stop = Arc::new(StopSignal::default());
+        let stop = Arc::new(SocketAlarm::default());
         let log = Arc::new(Mutex::new(PeerLog::default()));
         let serving = Arc::new(Serving::default());
         let planned = behaviour == PeerBehaviour::Plan;
@@ -344,7 +344,7 @@ impl Peer {
     }
 
     pub(super) fn stop(self) {
-        self.stop.set();
+        self.stop.ring();
         for thread in self.threads {
             let _ = thread.join();
         }
@@ -361,7 +361,7 @@ struct PeerContext {
     /// The address the client was told: reaching the peer at another one
     /// (an open cell network) is noted in the transcript.
     expected: SocketAddr,
-    stop: Arc<StopSignal>,
+    stop: Arc<SocketAlarm>,
     log: Arc<Mutex<PeerLog>>,
     serving: Arc<Serving>,
     transcript: Transcript,
@@ -371,7 +371,7 @@ struct PeerContext {
 
 impl PeerContext {
     fn stopping(&self) -> bool {
-        self.stop.is_set()
+        self.stop.has_rung()
     }
 
     /// Logs bytes from the client: a datagram (`stream: false`) is an entry
