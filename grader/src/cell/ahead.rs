@@ -1,8 +1,7 @@
 //! Cells opened ahead of need, while the test before them runs.
 //!
-//! Most of a cell's cost is waiting on the kernel, not work: joining its
-//! control groups waits for an RCU grace period (5–15 ms on cgroup v1), a
-//! keeper must exec and set its namespaces up. A grading that knows it will
+//! Most of a cell's cost is waiting on the kernel, not work: a keeper must
+//! be forked into new namespaces, exec and set them up (4–6 ms). A grading that knows it will
 //! need another cell (its next client test, its first program) asks for it
 //! early, and the wait overlaps the test that runs meanwhile.
 //!
