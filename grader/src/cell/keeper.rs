@@ -27,6 +27,10 @@ use crate::transport::Transport;
 /// The first argument that turns the grader binary into a keeper.
 pub const KEEPER_ARG: &str = "__socklab-cell-keeper";
 
+/// Given after [`KEEPER_ARG`] once an earlier cell of the same grader found
+/// that the kernel grants private mount views: the keeper skips its probe.
+pub(super) const VIEWS_HELD_ARG: &str = "--views-held";
+
 /// Largest control message; requests carry a command line and environment.
 pub(super) const MAX_MESSAGE: usize = 256 * 1024;
 
@@ -122,9 +126,16 @@ fn serve(control: BorrowedFd<'_>) -> std::io::Result<()> {
         ForkResult::Child => init_main(),
         ForkResult::Parent { child } => child,
     };
-    // Tried once per cell, in the cell's own namespaces, so the grader knows
-    // before the first program whether its view holds.
-    let views_refused = super::mount::probe().err();
+    // Tried in the cell's own namespaces, so the grader knows before the
+    // first program whether its view holds. The answer depends on the kernel
+    // alone, so once a cell has had a view the grader says so and later
+    // keepers skip the probe (1-2.5 ms of the keeper's 4-6 ms set-up).
+    let views_held = std::env::args().any(|arg| arg == VIEWS_HELD_ARG);
+    let views_refused = if views_held {
+        None
+    } else {
+        super::mount::probe().err()
+    };
     send(
         control,
         &Reply::Ready {

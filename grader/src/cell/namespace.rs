@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,12 +17,16 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use socket2::Socket;
 
 use super::ExitReport;
-use super::keeper::{self, KEEPER_ARG, Reply, Request};
+use super::keeper::{self, KEEPER_ARG, Reply, Request, VIEWS_HELD_ARG};
 use super::limits::Rlimits;
 use super::sandbox::Confinement;
 use super::{Capture, CellProcess, ExitWatch, SpawnSpec};
 use crate::limits::Limits;
 use crate::transport::Transport;
+
+/// Whether a keeper of this grader has already found that the kernel grants
+/// its cells private mount views (see [`VIEWS_HELD_ARG`]).
+static VIEWS_HELD: AtomicBool = AtomicBool::new(false);
 
 /// How long a keeper may take to set its namespaces up.
 const KEEPER_START: Duration = Duration::from_secs(5);
@@ -63,6 +68,7 @@ impl Keeper {
         let mut command = Command::new(keeper_binary);
         command
             .arg(KEEPER_ARG)
+            .args(VIEWS_HELD.load(Ordering::Relaxed).then_some(VIEWS_HELD_ARG))
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -111,6 +117,9 @@ impl Keeper {
         };
         match ready_rx.recv_timeout(KEEPER_START) {
             Ok(views_refused) => {
+                if views_refused.is_none() {
+                    VIEWS_HELD.store(true, Ordering::Relaxed);
+                }
                 keeper.views_refused = views_refused;
                 Ok(keeper)
             }
