@@ -1,9 +1,10 @@
 //! Cells opened ahead of need, while the test before them runs.
 //!
 //! Most of a cell's cost is waiting on the kernel, not work: a keeper must
-//! be forked into new namespaces, exec and set them up (4–6 ms). A grading that knows it will
-//! need another cell (its next client test, its first program) asks for it
-//! early, and the wait overlaps the test that runs meanwhile.
+//! be forked into new namespaces, exec and set them up (4–6 ms). A grading
+//! that knows it will need another cell (its next client test, its first
+//! program) asks for it early, and the wait overlaps the test that runs
+//! meanwhile.
 //!
 //! The cells are opened on one long-lived thread, never on a thread made
 //! for the occasion: a keeper is started with `PR_SET_PDEATHSIG`, which the

@@ -58,7 +58,7 @@ pub struct CellGroup {
     /// The membership file of each directory, opened before any fork: a
     /// child joins by writing `0` to each (async-signal-safe). That is
     /// `cgroup.procs` in v2 and `tasks` in v1 (see [`open_membership`]).
-    procs: Vec<OwnedFd>,
+    membership: Vec<OwnedFd>,
 }
 
 /// A group (when one could be made) and what it bounds.
@@ -134,7 +134,7 @@ impl CellGroup {
 
     /// Descriptors a child writes to join the group ([`join`]).
     pub fn join_fds(&self) -> Vec<RawFd> {
-        self.procs.iter().map(|fd| fd.as_raw_fd()).collect()
+        self.membership.iter().map(|fd| fd.as_raw_fd()).collect()
     }
 
     /// Whether the group bounds processes (so `RLIMIT_NPROC`, which counts
@@ -204,7 +204,7 @@ impl CellGroup {
 impl Drop for CellGroup {
     fn drop(&mut self) {
         self.kill_all();
-        self.procs.clear();
+        self.membership.clear();
         for (_, dir) in &self.dirs {
             remove_group(dir);
         }
@@ -257,10 +257,10 @@ fn create_v2(name: &str, memory_bytes: u64, processes: u64) -> Result<CellGroup,
     };
     let opened = set().and_then(|()| open_membership(&dir, Version::V2));
     match opened {
-        Ok(procs) => Ok(CellGroup {
+        Ok(membership) => Ok(CellGroup {
             version: Version::V2,
             dirs: vec![(Controller::Memory, dir.clone()), (Controller::Pids, dir)],
-            procs: vec![procs],
+            membership: vec![membership],
         }),
         Err(err) => {
             remove_group(&dir);
@@ -273,7 +273,7 @@ fn create_v1(name: &str, memory_bytes: u64, processes: u64) -> Result<CellGroup,
     let mut group = CellGroup {
         version: Version::V1,
         dirs: Vec::new(),
-        procs: Vec::new(),
+        membership: Vec::new(),
     };
     let mut refused = Vec::new();
     for controller in [Controller::Memory, Controller::Pids, Controller::Cpu] {
@@ -313,7 +313,7 @@ fn create_v1(name: &str, memory_bytes: u64, processes: u64) -> Result<CellGroup,
         }) {
             Ok((dir, fd)) => {
                 group.dirs.push((controller, dir));
-                group.procs.push(fd);
+                group.membership.push(fd);
             }
             Err(why) => refused.push(format!("{}: {why}", controller.name())),
         }
@@ -335,8 +335,8 @@ fn create_v1(name: &str, memory_bytes: u64, processes: u64) -> Result<CellGroup,
 /// just forked and has one thread, so the whole process moves. Moving a
 /// whole process through `cgroup.procs` takes the kernel's global
 /// thread-group lock for writing, which waits out an RCU grace period:
-/// 5-13 ms on each cell's first join, measured on this project's 2-core
-/// machine, against under 0.1 ms for `tasks`. v2 has no `tasks` (its
+/// 4.8-7.1 ms a join on this project's 2-core machine (joins half a second
+/// apart), against under 0.1 ms for `tasks`. v2 has no `tasks` (its
 /// `cgroup.threads` is for threaded groups only), so it keeps `cgroup.procs`.
 fn open_membership(dir: &Path, version: Version) -> std::io::Result<OwnedFd> {
     let file = match version {

@@ -5,7 +5,7 @@
 //! waits on the condition variable with a deadline, or has a socket woken.
 
 use std::os::fd::AsRawFd;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use crate::shut::{SocketAlarm, Watched};
@@ -19,25 +19,21 @@ pub struct ExitWatch {
 
 impl ExitWatch {
     pub fn record(&self, exit: ExitReport) {
-        let (lock, changed) = &*self.state;
-        let mut state = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (_, changed) = &*self.state;
+        let mut state = self.lock();
         state.get_or_insert(exit);
         changed.notify_all();
         self.alarm.ring();
     }
 
     pub fn get(&self) -> Option<ExitReport> {
-        self.state
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.lock().clone()
     }
 
     /// Waits until the process has ended or `deadline` passes.
     pub fn wait_until(&self, deadline: Instant) -> Option<ExitReport> {
-        let (lock, changed) = &*self.state;
-        let mut state = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (_, changed) = &*self.state;
+        let mut state = self.lock();
         loop {
             if state.is_some() {
                 return state.clone();
@@ -61,6 +57,13 @@ impl ExitWatch {
     /// timeouts notices it several milliseconds late.
     pub(crate) fn wake_on_exit(&self, socket: &impl AsRawFd) -> Watched<'_> {
         self.alarm.watch(socket)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<ExitReport>> {
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

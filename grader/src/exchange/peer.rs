@@ -5,9 +5,10 @@
 //! A seeded plan (the pinger's: drops and known delays) is the `Plan`
 //! behaviour: a UDP peer that holds each reply until its time without
 //! holding up the datagrams after it, and notes in a [`Timeline`] when
-//! each datagram arrived and each reply left. Accepts and reads block, so a client's connection and
-//! bytes are taken the moment they arrive. When the test ends, the sockets
-//! they block on are woken (`crate::shut::SocketAlarm`), so the peer stops at once; `PEER_TICK`
+//! each datagram arrived and each reply left. Accepts and reads block, so a
+//! client's connection and bytes are taken the moment they arrive. When the
+//! test ends, the sockets they block on are woken
+//! (`crate::shut::SocketAlarm`), so the peer stops at once; `PEER_TICK`
 //! bounds each call only as a backstop.
 
 use std::io::{Read, Write};
