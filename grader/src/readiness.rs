@@ -68,8 +68,7 @@ pub fn wait(
             // Read before the exit, so a daemon's parent that exits between
             // the two is seen exiting rather than settled.
             let settled = cell.settled(process);
-            if process.exit().is_none() && (settled || look.duration_since(since) >= SETTLE_AT_MOST)
-            {
+            if !process.has_ended() && (settled || look.duration_since(since) >= SETTLE_AT_MOST) {
                 return Readiness::Listening { port };
             }
         }
@@ -140,8 +139,7 @@ pub fn wait_for_any_port(
             [(bound_transport, port)] if *bound_transport == transport => {
                 let since = *listening_since.get_or_insert(look);
                 let settled = cell.settled(process);
-                if process.exit().is_none()
-                    && (settled || look.duration_since(since) >= SETTLE_AT_MOST)
+                if !process.has_ended() && (settled || look.duration_since(since) >= SETTLE_AT_MOST)
                 {
                     return Readiness::Listening { port: *port };
                 }

@@ -141,6 +141,15 @@ impl CellProcess {
         self.exit.get()
     }
 
+    /// Whether the program has ended, reported or not: its exit may still be
+    /// on its way from the reaper (the keeper, or the exit watch) while the
+    /// kernel already shows it dead. A daemon's parent that exits leaves its
+    /// child waiting in `accept`; seen in that window, the cell looks like a
+    /// server that started, and the verdict must be the exit.
+    pub fn has_ended(&self) -> bool {
+        self.exit().is_some() || procfs::is_zombie(self.pid)
+    }
+
     pub fn wait_until(&self, deadline: Instant) -> Option<ExitReport> {
         self.exit.wait_until(deadline)
     }
@@ -788,7 +797,12 @@ impl Cell {
     /// get SIGTERM and a short grace to flush their output, then SIGKILL.
     pub fn stop_all(&self, main: CellProcess) -> ProgramEnd {
         const GRACE: Duration = Duration::from_millis(100);
-        let exit_before = main.exit();
+        // An exit the kernel shows but the reaper has not reported yet is
+        // waited for, so it is the program's own and not our SIGTERM.
+        let exit_before = match main.exit() {
+            None if main.has_ended() => main.wait_until(Instant::now() + GRACE),
+            reported => reported,
+        };
         if exit_before.is_none() {
             self.signal_all(nix::sys::signal::Signal::SIGTERM, &main);
             main.wait_until(Instant::now() + GRACE);

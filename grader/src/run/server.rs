@@ -409,7 +409,7 @@ struct RunningServer {
 impl RunningServer {
     /// Whether it still runs and still listens where the tests reach it.
     fn serving(&self) -> bool {
-        self.process.exit().is_none()
+        !self.process.has_ended()
             && self
                 .cell
                 .listening_on(&self.process, self.transport, &[self.port.number])
