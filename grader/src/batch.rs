@@ -261,6 +261,9 @@ pub fn run(
         jobs,
     });
 
+    // Each grading leaves a cell open for the next one to start in (the last
+    // one's is closed unused when the batch ends).
+    let _spare_cells = (to_grade.len() > 1).then(crate::cell::KeepWarm::start);
     let next = AtomicUsize::new(0);
     let mut discarded = Vec::new();
     let mut graded = 0;

@@ -35,6 +35,7 @@ mod resolver;
 mod sandbox;
 mod seccomp;
 mod sock_diag;
+mod spare;
 mod watch;
 
 pub use ahead::CellAhead;
@@ -46,6 +47,8 @@ pub use procfs::{Listener, SocketSource};
 pub use protections::{Guard, Protection};
 pub use resolver::MAX_NAMES;
 pub use sandbox::{Sandbox, is_leased_uid};
+pub use spare::KeepWarm;
+pub(crate) use spare::{replenish as replenish_spare, take as take_spare};
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;

@@ -72,7 +72,7 @@ pub struct Sandbox {
 
 struct Shared {
     scratch: PathBuf,
-    lease: Option<UidLease>,
+    lease: Option<Arc<UidLease>>,
     /// Whether the scratch copy has been handed to the leased user (done
     /// once, at the first program, after the submission was copied in).
     handed_over: OnceLock<Result<(), String>>,
@@ -91,18 +91,38 @@ impl std::fmt::Debug for Sandbox {
 impl Sandbox {
     /// A sandbox for the grading whose scratch directory is `scratch`.
     pub fn new(scratch: &Path) -> Sandbox {
+        Sandbox::unplaced().moved_to(scratch)
+    }
+
+    /// A sandbox with a leased user but no scratch directory yet: a spare
+    /// cell's, until a grading takes the cell and [`Sandbox::moved_to`]
+    /// gives it one.
+    pub fn unplaced() -> Sandbox {
         let lease = if Uid::effective().is_root() {
-            UidLease::take()
+            UidLease::take().map(Arc::new)
         } else {
             None
         };
         Sandbox {
             shared: Arc::new(Shared {
-                scratch: scratch.to_path_buf(),
+                scratch: PathBuf::new(),
                 lease,
                 handed_over: OnceLock::new(),
             }),
             build: false,
+        }
+    }
+
+    /// The same leased user, for the grading whose scratch directory is
+    /// `scratch`.
+    pub fn moved_to(&self, scratch: &Path) -> Sandbox {
+        Sandbox {
+            shared: Arc::new(Shared {
+                scratch: scratch.to_path_buf(),
+                lease: self.shared.lease.clone(),
+                handed_over: OnceLock::new(),
+            }),
+            build: self.build,
         }
     }
 

@@ -66,26 +66,37 @@ pub fn grade(
     let limits = Limits::resolve(&lab.limits, &options.limits);
     let scratch = crate::scratch::Scratch::create()
         .map_err(|err| BadInput(format!("creating a scratch directory: {err}")))?;
+    let mut cell_options = CellOptions {
+        isolation: options.isolation,
+        keeper: options.grader_binary.clone(),
+        limits: limits.clone(),
+        label: options.cell_label.clone(),
+        sandbox: None,
+    };
+    // The first program's cell: a spare the grading before left open (in a
+    // batch), or one that opens while the submission is planned and built
+    // (an interpreter found, a compiler run).
+    let cell_ahead = match cell::take_spare(&cell_options, scratch.path()) {
+        Some((ahead, sandbox)) => {
+            cell_options.sandbox = Some(sandbox);
+            ahead
+        }
+        None => {
+            cell_options.sandbox = Some(cell::Sandbox::new(scratch.path()));
+            cell::CellAhead::open(cell_options.clone())
+        }
+    };
     let mut grading = Grading {
         lab,
         options,
-        cell_options: CellOptions {
-            isolation: options.isolation,
-            keeper: options.grader_binary.clone(),
-            limits: limits.clone(),
-            label: options.cell_label.clone(),
-            sandbox: Some(cell::Sandbox::new(scratch.path())),
-        },
+        cell_options,
         deadline: started + Duration::from_millis(limits.submission_ms),
         limits,
         isolation: None,
         tests: Vec::new(),
         notes: Vec::new(),
-        cell_ahead: None,
+        cell_ahead: Some(cell_ahead),
     };
-    // The first program's cell opens while the submission is planned and
-    // built (an interpreter found, a compiler run).
-    grading.open_cell_ahead();
     let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
         lab: lab.name.clone(),
         lab_digest: lab.digest.clone(),
@@ -222,11 +233,18 @@ impl<'a> Grading<'a> {
     }
 
     fn open_cell(&mut self) -> Result<Cell, String> {
-        let cell = match self.cell_ahead.take() {
+        let mut cell = match self.cell_ahead.take() {
             Some(ahead) => ahead.take(),
             None => Cell::open(&self.cell_options),
         }
         .map_err(|err| format!("grader error: opening a cell: {err}"))?;
+        // A spare was opened with its user alone; it runs this grading's copy.
+        cell.adopt(self.cell_options.sandbox.clone());
+        if self.isolation.is_none() {
+            // In a batch, the next grading's first cell opens while this
+            // grading's tests run.
+            cell::replenish_spare(&self.cell_options);
+        }
         self.isolation.get_or_insert_with(|| Isolation {
             tier: Some(cell.tier()),
             reason: cell.reason().to_string(),
