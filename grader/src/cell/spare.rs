@@ -50,7 +50,6 @@ struct Spare {
     ahead: CellAhead,
 }
 
-#[derive(Default)]
 struct Slot {
     /// How many [`KeepWarm`] guards live.
     keepers: usize,
