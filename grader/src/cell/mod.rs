@@ -46,7 +46,7 @@ pub use port_lock::PortLock;
 pub use procfs::{Listener, SocketSource};
 pub use protections::{Guard, Protection};
 pub use resolver::MAX_NAMES;
-pub use sandbox::{Sandbox, is_leased_uid};
+pub use sandbox::{Confinement, Sandbox, Wanted, is_leased_uid};
 pub use spare::KeepWarm;
 pub(crate) use spare::{replenish as replenish_spare, take as take_spare};
 
@@ -610,47 +610,28 @@ impl Cell {
     pub fn spawn(&self, spec: &SpawnSpec) -> std::io::Result<CellProcess> {
         self.spawned.store(true, Ordering::SeqCst);
         let mut spec = spec.clone();
-        spec.env
-            .push((CELL_MARKER_VAR.to_string(), self.marker.clone()));
         let tier = self.tier();
         let confinement = match &self.sandbox {
             Some(sandbox) => {
                 // Programs run as the leased user, who must own the copy.
                 sandbox.hand_over().map_err(std::io::Error::other)?;
-                // Where the network is shared, TCP is limited to the port the
-                // program was given; a namespace cell's network is its own.
-                let tcp_ports = match tier {
-                    Tier::Process if spec.any_tcp_port => None,
-                    Tier::Process => Some(
-                        spec.env
-                            .iter()
-                            .filter(|(key, _)| key == "SOCKLAB_PORT")
-                            .filter_map(|(_, port)| port.parse().ok())
-                            .collect(),
-                    ),
-                    Tier::Namespace => None,
+                let with_view = tier == Tier::Namespace && self.mount_view().is_ok();
+                let wanted = sandbox::Wanted {
+                    program: spec.program.clone(),
+                    args: spec.args.clone(),
+                    env: spec.env.clone(),
+                    cwd: spec.cwd.clone(),
+                    any_tcp_port: spec.any_tcp_port,
+                    tier,
+                    with_view,
+                    disk_mb: self.limits.disk_mb,
                 };
-                let mut confinement =
-                    sandbox.confinement(&spec.program, &spec.args, &spec.env, tcp_ports);
-                if tier == Tier::Namespace {
-                    if self.mount_view().is_ok() {
-                        confinement.view = sandbox.mount_view(
-                            &spec.program,
-                            &spec.args,
-                            &spec.env,
-                            &spec.cwd,
-                            self.limits.disk_mb,
-                        );
-                    }
-                    confinement.credentials = in_the_cell(
-                        confinement.credentials,
-                        confinement.view.is_some() && sandbox.uid().is_some(),
-                    );
-                }
-                Some(confinement)
+                Some(sandbox.confinement_of(wanted, |wanted| work_out_confinement(sandbox, wanted)))
             }
             None => None,
         };
+        spec.env
+            .push((CELL_MARKER_VAR.to_string(), self.marker.clone()));
         let polled = self.polled(confinement.as_ref());
         let join = self
             .bounds
@@ -885,6 +866,43 @@ impl Cell {
         // recorded so its reaper thread has finished.
         main.wait_until(Instant::now() + Duration::from_secs(5));
     }
+}
+
+/// How a program is confined in a cell of `wanted.tier`: its Landlock
+/// policy, its user, and in the namespace tier its mount view.
+fn work_out_confinement(sandbox: &Sandbox, wanted: &sandbox::Wanted) -> sandbox::Confinement {
+    // Where the network is shared, TCP is limited to the port the program
+    // was given; a namespace cell's network is its own.
+    let tcp_ports = match wanted.tier {
+        Tier::Process if wanted.any_tcp_port => None,
+        Tier::Process => Some(
+            wanted
+                .env
+                .iter()
+                .filter(|(key, _)| key == "SOCKLAB_PORT")
+                .filter_map(|(_, port)| port.parse().ok())
+                .collect(),
+        ),
+        Tier::Namespace => None,
+    };
+    let mut confinement =
+        sandbox.confinement(&wanted.program, &wanted.args, &wanted.env, tcp_ports);
+    if wanted.tier == Tier::Namespace {
+        if wanted.with_view {
+            confinement.view = sandbox.mount_view(
+                &wanted.program,
+                &wanted.args,
+                &wanted.env,
+                &wanted.cwd,
+                wanted.disk_mb,
+            );
+        }
+        confinement.credentials = in_the_cell(
+            confinement.credentials,
+            confinement.view.is_some() && sandbox.uid().is_some(),
+        );
+    }
+    confinement
 }
 
 /// Who a program runs as inside a namespace cell, from who it would run as

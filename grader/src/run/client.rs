@@ -76,7 +76,7 @@ impl Grading<'_> {
         // Every client test has a cell of its own: the next one opens
         // while this one runs.
         if more_tests {
-            self.open_cell_ahead();
+            self.open_client_cell_ahead();
         }
         let peer_reach = open_network_for_client(&cell, &self.lab.extra_ports);
         // Held until the test's record is made: the port stays this test's.

@@ -263,6 +263,16 @@ impl<'a> Grading<'a> {
         }
     }
 
+    /// [`Grading::open_cell_ahead`] for the next client test, whose cell's
+    /// network opens ahead too. Only the client part asks for one: it runs
+    /// after every server test, so no server is started in a cell whose
+    /// names all resolve to itself unless its lab asks for that.
+    fn open_client_cell_ahead(&mut self) {
+        if self.cell_ahead.is_none() {
+            self.cell_ahead = Some(cell::CellAhead::open_networked(self.cell_options.clone()));
+        }
+    }
+
     fn record(
         &mut self,
         test: &TestCase,

@@ -20,5 +20,6 @@ mod outputs;
 mod pinger;
 mod resume;
 mod samples;
+mod sandbox;
 mod smtp_clients;
 mod web_proxy;
