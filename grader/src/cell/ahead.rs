@@ -14,10 +14,17 @@
 use std::sync::OnceLock;
 use std::sync::mpsc::{Receiver, SendError, Sender, channel};
 
-use super::{Cell, CellOptions};
+use super::{Cell, CellOptions, SpawnSpec};
 
-/// A cell to open, whether to open its network too, and where to send it.
-type Request = (CellOptions, bool, Sender<std::io::Result<Cell>>);
+/// A cell to open, what to do with it then, and where to send it.
+type Request = (CellOptions, Then, Sender<std::io::Result<Cell>>);
+
+/// What the opener does with a cell once it is open.
+enum Then {
+    Nothing,
+    /// Opens its network and prepares the client, if given, to start in it.
+    ServeClient(Option<SpawnSpec>),
+}
 
 /// A cell being opened on the opener thread.
 pub struct CellAhead {
@@ -27,24 +34,23 @@ pub struct CellAhead {
 impl CellAhead {
     /// Starts opening a cell with `options`; [`CellAhead::take`] waits for it.
     pub fn open(options: CellOptions) -> CellAhead {
-        CellAhead::request(options, false)
+        CellAhead::request(options, Then::Nothing)
     }
 
-    /// Starts opening a cell with `options` and its network (see
-    /// [`Cell::open_network`]), for a client test: opening the network
-    /// takes the keeper about a millisecond, which then overlaps the test
-    /// before as well.
-    pub fn open_networked(options: CellOptions) -> CellAhead {
-        CellAhead::request(options, true)
+    /// Starts opening a cell with `options` for a client test: its network
+    /// opened (see [`Cell::open_network`]) and `client`, if given, prepared
+    /// to start (see [`Cell::prepare`]). The keeper's part of both (about a
+    /// millisecond, and 1.5-2 ms of the client's set-up) then overlaps the
+    /// test before as well.
+    pub fn open_for_client(options: CellOptions, client: Option<SpawnSpec>) -> CellAhead {
+        CellAhead::request(options, Then::ServeClient(client))
     }
 
-    fn request(options: CellOptions, network: bool) -> CellAhead {
+    fn request(options: CellOptions, then: Then) -> CellAhead {
         let (sender, reply) = channel();
-        if let Err(SendError((options, network, sender))) =
-            opener().send((options, network, sender))
-        {
+        if let Err(SendError((options, then, sender))) = opener().send((options, then, sender)) {
             // The opener thread could not be started: open it here, now.
-            let _ = sender.send(open(&options, network));
+            let _ = sender.send(open(&options, then));
         }
         CellAhead { reply }
     }
@@ -77,22 +83,25 @@ fn opener() -> &'static Sender<Request> {
         let _ = std::thread::Builder::new()
             .name("cell-opener".into())
             .spawn(move || {
-                for (options, network, reply) in requests {
+                for (options, then, reply) in requests {
                     // A send to a grading that stopped waiting drops the cell.
-                    let _ = reply.send(open(&options, network));
+                    let _ = reply.send(open(&options, then));
                 }
             });
         sender
     })
 }
 
-/// Opens a cell, and its network when asked to. A network the kernel
-/// refuses is left closed: the test that takes the cell asks again and
-/// learns why.
-fn open(options: &CellOptions, network: bool) -> std::io::Result<Cell> {
+/// Opens a cell and does `then`. A network the kernel refuses is left
+/// closed, and a client that cannot be prepared is left to start as usual:
+/// the test that takes the cell asks again and learns why.
+fn open(options: &CellOptions, then: Then) -> std::io::Result<Cell> {
     let cell = Cell::open(options)?;
-    if network {
+    if let Then::ServeClient(client) = then {
         let _ = cell.open_network();
+        if let Some(client) = client {
+            let _ = cell.prepare(&client);
+        }
     }
     Ok(cell)
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::socket::{ControlMessage, ControlMessageOwned, MsgFlags, recvmsg, sendmsg};
@@ -37,15 +37,12 @@ pub(super) const MAX_MESSAGE: usize = 256 * 1024;
 #[derive(Serialize, Deserialize, Debug)]
 pub(super) enum Request {
     /// Start a program; its stdin, stdout and stderr arrive as three fds.
-    Spawn {
-        id: u64,
-        program: String,
-        args: Vec<String>,
-        cwd: String,
-        env: Vec<(String, String)>,
-        rlimits: Rlimits,
-        confinement: Option<Box<Confinement>>,
-    },
+    Spawn { id: u64, launch: Launch },
+    /// Fork a program and set it up as `Spawn` does, but leave it waiting
+    /// before its exec (see `prepared`). Five fds: its stdin, stdout and
+    /// stderr, the read end of the pipe whose byte starts it, and the write
+    /// end of the pipe that reports its exec. Answered with `Spawned`.
+    Prepare { id: u64, launch: Launch },
     /// Create a socket in the cell's network namespace.
     Socket { id: u64, transport: Transport },
     /// Create a socket-diagnostics netlink socket in the cell's network
@@ -58,6 +55,18 @@ pub(super) enum Request {
     /// Make every IPv4 address and name the cell's (see `network`), for
     /// the programs started afterwards.
     OpenNetwork { id: u64 },
+}
+
+/// A program to start: its command line, environment and directory, and
+/// how it is bounded and confined.
+#[derive(Serialize, Deserialize, Debug)]
+pub(super) struct Launch {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: String,
+    pub env: Vec<(String, String)>,
+    pub rlimits: Rlimits,
+    pub confinement: Option<Box<Confinement>>,
 }
 
 /// How the keeper confines a program it starts.
@@ -144,12 +153,12 @@ fn serve(control: BorrowedFd<'_>) -> std::io::Result<()> {
         },
         &[],
     )?;
-    let mut children: HashMap<i32, (Child, OwnedFd)> = HashMap::new();
+    let mut children: HashMap<i32, OwnedFd> = HashMap::new();
     let result = serve_requests(control, init_pid, &mut children);
     let _ = kill(init_pid, Signal::SIGKILL);
-    for (child, _) in children.values_mut() {
-        let _ = child.kill();
-        let _ = child.wait();
+    for &pid in children.keys() {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
     }
     let _ = nix::sys::wait::waitpid(init_pid, None);
     result
@@ -158,7 +167,7 @@ fn serve(control: BorrowedFd<'_>) -> std::io::Result<()> {
 fn serve_requests(
     control: BorrowedFd<'_>,
     init_pid: Pid,
-    children: &mut HashMap<i32, (Child, OwnedFd)>,
+    children: &mut HashMap<i32, OwnedFd>,
 ) -> std::io::Result<()> {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     loop {
@@ -166,7 +175,7 @@ fn serve_requests(
         let mut fds = vec![PollFd::new(control, PollFlags::POLLIN)];
         fds.extend(
             pids.iter()
-                .map(|pid| PollFd::new(children[pid].1.as_fd(), PollFlags::POLLIN)),
+                .map(|pid| PollFd::new(children[pid].as_fd(), PollFlags::POLLIN)),
         );
         match poll(&mut fds, PollTimeout::NONE) {
             Err(nix::errno::Errno::EINTR) => continue,
@@ -194,129 +203,74 @@ fn serve_requests(
 
 fn report_exit(
     control: BorrowedFd<'_>,
-    children: &mut HashMap<i32, (Child, OwnedFd)>,
+    children: &mut HashMap<i32, OwnedFd>,
     pid: i32,
 ) -> std::io::Result<()> {
-    use std::os::unix::process::ExitStatusExt;
-    let Some((child, _)) = children.get_mut(&pid) else {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    if !children.contains_key(&pid) {
         return Ok(());
-    };
-    if let Some(status) = child.try_wait()? {
-        children.remove(&pid);
-        send(
-            control,
-            &Reply::Exited {
-                pid,
-                code: status.code(),
-                signal: status.signal(),
-            },
-            &[],
-        )?;
     }
-    Ok(())
+    let (code, signal) = match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => (Some(code), None),
+        Ok(WaitStatus::Signaled(_, signal, _)) => (None, Some(signal as i32)),
+        // Not ended after all.
+        Ok(_) => return Ok(()),
+        // Not ours to wait for any more: reported as an exit of unknown
+        // status, so its pidfd is polled no longer.
+        Err(_) => (None, None),
+    };
+    children.remove(&pid);
+    send(control, &Reply::Exited { pid, code, signal }, &[])
 }
 
 fn handle(
     control: BorrowedFd<'_>,
     init_pid: Pid,
-    children: &mut HashMap<i32, (Child, OwnedFd)>,
+    children: &mut HashMap<i32, OwnedFd>,
     request: Request,
-    mut fds: Vec<OwnedFd>,
+    fds: Vec<OwnedFd>,
 ) -> std::io::Result<()> {
     match request {
-        Request::Spawn {
-            id,
-            program,
-            args,
-            cwd,
-            env,
-            rlimits,
-            confinement,
-        } => {
-            if fds.len() != 3 {
-                return send(
-                    control,
-                    &Reply::Failed {
-                        id,
-                        error: "spawn needs three fds".into(),
-                    },
-                    &[],
-                );
-            }
-            let stderr = fds.pop().expect("three fds");
-            let stdout = fds.pop().expect("three fds");
-            let stdin = fds.pop().expect("three fds");
-            let mut command = Command::new(&program);
+        Request::Spawn { id, launch } => {
+            let Ok([stdin, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
+                let error = "spawn needs three fds".to_string();
+                return send(control, &Reply::Failed { id, error }, &[]);
+            };
+            let mut command = Command::new(&launch.program);
             command
-                .args(&args)
-                .current_dir(&cwd)
+                .args(&launch.args)
+                .current_dir(&launch.cwd)
                 .env_clear()
-                .envs(env)
+                .envs(launch.env)
                 .stdin(Stdio::from(stdin))
                 .stdout(Stdio::from(stdout))
                 .stderr(Stdio::from(stderr));
-            // The keeper is single-threaded, so its child may allocate: with
-            // a mount view, the ruleset is built inside the view (its /tmp,
-            // /proc and the copy's overlay are new inodes the host's paths
-            // do not name); without one, here, and only applied in the child.
-            let confined = confinement.is_some();
-            let (credentials, view, policy) = match confinement {
-                Some(confinement) => {
-                    let Confinement {
-                        policy,
-                        credentials,
-                        view,
-                    } = *confinement;
-                    (credentials, view, Some(policy))
-                }
-                None => (super::sandbox::Credentials::Unchanged, None, None),
-            };
-            let prebuilt = match (&view, &policy) {
-                (None, Some(policy)) => super::landlock::Ruleset::build(policy).ok(),
-                _ => None,
-            };
-            let in_view = view.as_ref().and(policy).map(|mut policy| {
-                for dir in ["/tmp", "/dev/shm"] {
-                    policy
-                        .paths
-                        .push((dir.into(), super::landlock::Access::Full));
-                }
-                policy
-            });
+            let set_up = ChildSetUp::new(launch.rlimits, launch.confinement);
             // SAFETY: the keeper is single-threaded; the child runs only
             // the set-up below before it execs.
             unsafe {
-                command.pre_exec(move || {
-                    nix::unistd::setsid()?;
-                    rlimits.apply()?;
-                    if let Some(view) = &view {
-                        view.enter()?;
-                    }
-                    let built = in_view
-                        .as_ref()
-                        .and_then(|policy| super::landlock::Ruleset::build(policy).ok());
-                    credentials.apply()?;
-                    // After the change of user, which clears it.
-                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                    super::lock_down(built.as_ref().or(prebuilt.as_ref()), confined)
-                });
+                command.pre_exec(move || set_up.apply());
             }
-            match command.spawn() {
-                Ok(child) => {
-                    let pid = child.id() as i32;
-                    let pidfd = pidfd_open(pid)?;
-                    children.insert(pid, (child, pidfd));
-                    send(control, &Reply::Spawned { id, pid }, &[])
-                }
-                Err(err) => send(
-                    control,
-                    &Reply::Failed {
-                        id,
-                        error: err.to_string(),
-                    },
-                    &[],
-                ),
-            }
+            // Waited for by pid from now on (see `report_exit`).
+            let started = command.spawn().map(|child| child.id() as i32);
+            reply_started(control, children, id, started)
+        }
+        Request::Prepare { id, launch } => {
+            let Ok([stdin, stdout, stderr, go, started]) = <[OwnedFd; 5]>::try_from(fds) else {
+                let error = "prepare needs five fds".to_string();
+                return send(control, &Reply::Failed { id, error }, &[]);
+            };
+            let set_up = ChildSetUp::new(launch.rlimits, launch.confinement);
+            let stdio = [stdin, stdout, stderr];
+            let forked = super::prepared::Start::new(
+                &launch.program,
+                &launch.args,
+                &launch.cwd,
+                launch.env,
+                stdio,
+            )
+            .and_then(|start| start.fork(&set_up, go, started));
+            reply_started(control, children, id, forked)
         }
         Request::Socket { id, transport } => match super::new_socket(transport) {
             Ok(socket) => {
@@ -351,6 +305,97 @@ fn handle(
             let _ = kill(init_pid, if kill_them { KILL_ALL } else { TERM_ALL });
             Ok(())
         }
+    }
+}
+
+/// Answers a `Spawn` or `Prepare` with the pid it started, which the keeper
+/// then watches, or with why it could not.
+fn reply_started(
+    control: BorrowedFd<'_>,
+    children: &mut HashMap<i32, OwnedFd>,
+    id: u64,
+    started: std::io::Result<i32>,
+) -> std::io::Result<()> {
+    match started {
+        Ok(pid) => {
+            children.insert(pid, pidfd_open(pid)?);
+            send(control, &Reply::Spawned { id, pid }, &[])
+        }
+        Err(err) => {
+            let error = err.to_string();
+            send(control, &Reply::Failed { id, error }, &[])
+        }
+    }
+}
+
+/// What a program's child does between fork and exec: its session, its
+/// limits, its mount view, its Landlock ruleset, its user, and the lock-down.
+/// Worked out before the fork; the keeper is single-threaded, so the child
+/// may allocate (with a mount view the ruleset is built inside the view: its
+/// /tmp, /proc and the copy's overlay are new inodes the host's paths do not
+/// name; without one, before the fork, and only applied in the child).
+pub(super) struct ChildSetUp {
+    rlimits: Rlimits,
+    credentials: super::sandbox::Credentials,
+    view: Option<super::mount::MountView>,
+    /// The policy to build inside the view.
+    in_view: Option<super::landlock::Policy>,
+    /// The ruleset built before the fork, without a view.
+    prebuilt: Option<super::landlock::Ruleset>,
+    confined: bool,
+}
+
+impl ChildSetUp {
+    fn new(rlimits: Rlimits, confinement: Option<Box<Confinement>>) -> ChildSetUp {
+        let confined = confinement.is_some();
+        let (credentials, view, policy) = match confinement {
+            Some(confinement) => {
+                let Confinement {
+                    policy,
+                    credentials,
+                    view,
+                } = *confinement;
+                (credentials, view, Some(policy))
+            }
+            None => (super::sandbox::Credentials::Unchanged, None, None),
+        };
+        let prebuilt = match (&view, &policy) {
+            (None, Some(policy)) => super::landlock::Ruleset::build(policy).ok(),
+            _ => None,
+        };
+        let in_view = view.as_ref().and(policy).map(|mut policy| {
+            for dir in ["/tmp", "/dev/shm"] {
+                policy
+                    .paths
+                    .push((dir.into(), super::landlock::Access::Full));
+            }
+            policy
+        });
+        ChildSetUp {
+            rlimits,
+            credentials,
+            view,
+            in_view,
+            prebuilt,
+            confined,
+        }
+    }
+
+    /// Runs in the child, after its stdio and working directory are set.
+    pub(super) fn apply(&self) -> std::io::Result<()> {
+        nix::unistd::setsid()?;
+        self.rlimits.apply()?;
+        if let Some(view) = &self.view {
+            view.enter()?;
+        }
+        let built = self
+            .in_view
+            .as_ref()
+            .and_then(|policy| super::landlock::Ruleset::build(policy).ok());
+        self.credentials.apply()?;
+        // After the change of user, which clears it.
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+        super::lock_down(built.as_ref().or(self.prebuilt.as_ref()), self.confined)
     }
 }
 
@@ -453,7 +498,7 @@ pub(super) fn receive<T: for<'de> Deserialize<'de>>(
     control: BorrowedFd<'_>,
 ) -> std::io::Result<Option<(T, Vec<OwnedFd>)>> {
     let mut buffer = vec![0u8; MAX_MESSAGE];
-    let mut space = nix::cmsg_space!([RawFd; 3]);
+    let mut space = nix::cmsg_space!([RawFd; 5]);
     let (length, fds) = loop {
         let mut iov = [IoSliceMut::new(&mut buffer)];
         match recvmsg::<()>(

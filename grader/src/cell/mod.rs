@@ -28,6 +28,7 @@ mod namespace;
 mod netlink;
 mod network;
 mod port_lock;
+mod prepared;
 mod process;
 pub mod procfs;
 mod protections;
@@ -111,7 +112,7 @@ pub const CELL_HOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const CELL_MARKER_VAR: &str = "SOCKLAB_CELL";
 
 /// What to start in a cell.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpawnSpec {
     pub program: PathBuf,
     pub args: Vec<String>,
@@ -183,6 +184,13 @@ pub struct ProgramEnd {
     pub stderr: Captured,
 }
 
+/// A program prepared in a cell, and the command it was prepared for.
+struct ReadyToStart {
+    spec: SpawnSpec,
+    program: namespace::PreparedProgram,
+    polled: watch::Polled,
+}
+
 enum Backend {
     Process,
     Namespace(namespace::Keeper),
@@ -193,6 +201,8 @@ pub struct Cell {
     network: Mutex<Option<network::Network>>,
     /// Whether a program was started: the network must be opened before.
     spawned: AtomicBool,
+    /// A program forked and set up ahead of its start (see `prepared`).
+    prepared: Mutex<Option<ReadyToStart>>,
     backend: Backend,
     reason: String,
     marker: String,
@@ -268,6 +278,7 @@ impl Cell {
             sockets,
             network: Mutex::new(None),
             spawned: AtomicBool::new(false),
+            prepared: Mutex::new(None),
             backend,
             reason,
             marker,
@@ -608,6 +619,84 @@ impl Cell {
     }
 
     pub fn spawn(&self, spec: &SpawnSpec) -> std::io::Result<CellProcess> {
+        if let Some(started) = self.start_prepared(spec) {
+            return started;
+        }
+        let (spec, confinement) = self.confine(spec)?;
+        let polled = self.polled(confinement.as_ref());
+        let bound_processes = self.bounds_processes();
+        let mut process = match &self.backend {
+            Backend::Process => {
+                let join = self
+                    .bounds
+                    .group
+                    .as_ref()
+                    .map(cgroup::CellGroup::join_fds)
+                    .unwrap_or_default();
+                process::spawn(&spec, &self.limits, confinement, join, bound_processes)?
+            }
+            Backend::Namespace(keeper) => {
+                keeper.spawn(&spec, &self.limits, confinement, !bound_processes)?
+            }
+        };
+        self.watch(&mut process, polled)?;
+        Ok(process)
+    }
+
+    /// Forks `spec`'s program and sets it up ahead of its start, in the
+    /// namespace tier (see `prepared`): the [`Cell::spawn`] of the same
+    /// command, directory and environment then only lets it exec, with the
+    /// standard input it is given. The process tier has nothing to prepare.
+    /// Like a spawn, it must follow [`Cell::open_network`].
+    pub fn prepare(&self, spec: &SpawnSpec) -> std::io::Result<()> {
+        let Backend::Namespace(keeper) = &self.backend else {
+            return Ok(());
+        };
+        let (marked, confinement) = self.confine(spec)?;
+        let polled = self.polled(confinement.as_ref());
+        let program =
+            keeper.prepare(&marked, &self.limits, confinement, !self.bounds_processes())?;
+        *self.prepared.lock().expect("prepared program") = Some(ReadyToStart {
+            spec: SpawnSpec {
+                stdin: None,
+                ..spec.clone()
+            },
+            program,
+            polled,
+        });
+        Ok(())
+    }
+
+    /// Starts the prepared program, if it is `spec`'s. One prepared for
+    /// another command is let go of: it exits without running anything.
+    fn start_prepared(&self, spec: &SpawnSpec) -> Option<std::io::Result<CellProcess>> {
+        let Backend::Namespace(keeper) = &self.backend else {
+            return None;
+        };
+        let ready = self.prepared.lock().expect("prepared program").take()?;
+        let same = SpawnSpec {
+            stdin: None,
+            ..spec.clone()
+        } == ready.spec;
+        if !same {
+            return None;
+        }
+        Some(
+            keeper
+                .start_prepared(ready.program, spec.stdin.clone(), &self.limits)
+                .and_then(|mut process| {
+                    self.watch(&mut process, ready.polled)?;
+                    Ok(process)
+                }),
+        )
+    }
+
+    /// What `spec` runs as in this cell: the command with the cell's marker
+    /// in its environment, and its confinement. Marks the cell as started.
+    fn confine(
+        &self,
+        spec: &SpawnSpec,
+    ) -> std::io::Result<(SpawnSpec, Option<sandbox::Confinement>)> {
         self.spawned.store(true, Ordering::SeqCst);
         let mut spec = spec.clone();
         let tier = self.tier();
@@ -632,45 +721,39 @@ impl Cell {
         };
         spec.env
             .push((CELL_MARKER_VAR.to_string(), self.marker.clone()));
-        let polled = self.polled(confinement.as_ref());
-        let join = self
-            .bounds
+        Ok((spec, confinement))
+    }
+
+    /// Whether the cell's control group bounds its number of processes.
+    fn bounds_processes(&self) -> bool {
+        self.bounds
             .group
             .as_ref()
-            .map(cgroup::CellGroup::join_fds)
-            .unwrap_or_default();
-        let bound_processes = self
-            .bounds
-            .group
-            .as_ref()
-            .is_some_and(cgroup::CellGroup::bounds_processes);
-        let mut process = match &self.backend {
+            .is_some_and(cgroup::CellGroup::bounds_processes)
+    }
+
+    /// Starts polling what `polled` names for a program just started.
+    fn watch(&self, process: &mut CellProcess, polled: watch::Polled) -> std::io::Result<()> {
+        if polled.is_empty() {
+            return Ok(());
+        }
+        process.watch = Some(match &self.backend {
             Backend::Process => {
-                process::spawn(&spec, &self.limits, confinement, join, bound_processes)?
+                let (pid, marker) = (process.pid, self.marker());
+                watch::Watch::start(polled, move || {
+                    process::members(pid, &marker, true).into_iter().collect()
+                })?
             }
             Backend::Namespace(keeper) => {
-                keeper.spawn(&spec, &self.limits, confinement, !bound_processes)?
+                let keeper = keeper.pid();
+                watch::Watch::start(polled, move || {
+                    procfs::descendants(keeper)
+                        .filter(|&pid| pid != keeper)
+                        .collect()
+                })?
             }
-        };
-        if !polled.is_empty() {
-            process.watch = Some(match &self.backend {
-                Backend::Process => {
-                    let (pid, marker) = (process.pid, self.marker());
-                    watch::Watch::start(polled, move || {
-                        process::members(pid, &marker, true).into_iter().collect()
-                    })?
-                }
-                Backend::Namespace(keeper) => {
-                    let keeper = keeper.pid();
-                    watch::Watch::start(polled, move || {
-                        procfs::descendants(keeper)
-                            .filter(|&pid| pid != keeper)
-                            .collect()
-                    })?
-                }
-            });
-        }
-        Ok(process)
+        });
+        Ok(())
     }
 
     /// The bounds this cell's next program needs polled: its memory where

@@ -154,6 +154,7 @@ impl Keeper {
     ) -> std::io::Result<(Reply, Vec<OwnedFd>)> {
         let id = match request {
             Request::Spawn { id, .. }
+            | Request::Prepare { id, .. }
             | Request::Socket { id, .. }
             | Request::DiagSocket { id }
             | Request::OpenNetwork { id } => *id,
@@ -180,42 +181,87 @@ impl Keeper {
         confinement: Option<Confinement>,
         count_processes: bool,
     ) -> std::io::Result<CellProcess> {
-        let (stdout_read, stdout_write) = super::cloexec_pipe()?;
-        let (stderr_read, stderr_write) = super::cloexec_pipe()?;
-        // A pipe either way: fed then closed for a client, idle and open for
-        // a server (see `process::spawn`).
-        let (stdin_read, stdin_write) = super::cloexec_pipe()?;
+        let pipes = ProgramPipes::new()?;
         let request = Request::Spawn {
             id: self.next_id(),
-            program: spec.program.to_string_lossy().into_owned(),
-            args: spec.args.clone(),
-            cwd: spec.cwd.to_string_lossy().into_owned(),
-            env: spec.env.clone(),
-            // RLIMIT_NPROC counts the cell's user namespace: needed only where
-            // no pids group bounds the cell.
-            rlimits: Rlimits::new(limits, count_processes),
-            confinement: confinement.map(|confinement| {
-                Box::new(keeper::Confinement {
-                    policy: confinement.policy,
-                    credentials: confinement.credentials,
-                    view: confinement.view,
-                })
-            }),
+            launch: launch(spec, limits, confinement, count_processes),
         };
-        let (reply, _) = self.request(&request, &[stdin_read, stdout_write, stderr_write])?;
-        let pid = match reply {
-            Reply::Spawned { pid, .. } => pid,
-            Reply::Failed { error, .. } => return Err(std::io::Error::other(error)),
-            other => {
-                return Err(std::io::Error::other(format!(
-                    "unexpected keeper reply {other:?}"
-                )));
-            }
+        let (theirs, ours) = pipes.split();
+        let pid = self.spawned_pid(&request, theirs)?;
+        self.process(pid, ours, spec.stdin.clone(), limits)
+    }
+
+    /// Has the keeper fork `spec`'s program and set it up as [`Keeper::spawn`]
+    /// would, leaving it waiting before its exec (see `prepared`);
+    /// [`Keeper::start_prepared`] lets it run.
+    pub fn prepare(
+        &self,
+        spec: &SpawnSpec,
+        limits: &Limits,
+        confinement: Option<Confinement>,
+        count_processes: bool,
+    ) -> std::io::Result<PreparedProgram> {
+        let pipes = ProgramPipes::new()?;
+        let (go_read, go_write) = super::cloexec_pipe()?;
+        let (started_read, started_write) = super::cloexec_pipe()?;
+        let request = Request::Prepare {
+            id: self.next_id(),
+            launch: launch(spec, limits, confinement, count_processes),
         };
+        let ([stdin, stdout, stderr], ours) = pipes.split();
+        let pid = self.spawned_pid(&request, [stdin, stdout, stderr, go_read, started_write])?;
+        Ok(PreparedProgram {
+            program: super::prepared::Prepared::new(pid, go_write, started_read),
+            pipes: ours,
+        })
+    }
+
+    /// Lets a prepared program exec, with `stdin` as [`SpawnSpec::stdin`].
+    pub fn start_prepared(
+        &self,
+        prepared: PreparedProgram,
+        stdin: Option<Vec<u8>>,
+        limits: &Limits,
+    ) -> std::io::Result<CellProcess> {
+        // As the keeper reports a spawn's error: by its text.
+        let pid = prepared
+            .program
+            .release()
+            .map_err(|err| std::io::Error::other(err.to_string()))?;
+        self.process(pid, prepared.pipes, stdin, limits)
+    }
+
+    /// Sends a `Spawn` or `Prepare` request with its fds; the pid it started.
+    fn spawned_pid<const N: usize>(
+        &self,
+        request: &Request,
+        fds: [OwnedFd; N],
+    ) -> std::io::Result<i32> {
+        let (reply, _) = self.request(request, &fds)?;
+        // Our copies of the child's ends close here: its exec or exit is
+        // then what ends those pipes.
+        drop(fds);
+        match reply {
+            Reply::Spawned { pid, .. } => Ok(pid),
+            Reply::Failed { error, .. } => Err(std::io::Error::other(error)),
+            other => Err(std::io::Error::other(format!(
+                "unexpected keeper reply {other:?}"
+            ))),
+        }
+    }
+
+    /// The grader's handle on the program `pid`, its output captured.
+    fn process(
+        &self,
+        pid: i32,
+        (stdin_write, stdout_read, stderr_read): (OwnedFd, OwnedFd, OwnedFd),
+        stdin: Option<Vec<u8>>,
+        limits: &Limits,
+    ) -> std::io::Result<CellProcess> {
         let limit = (limits.output_kb as usize) * 1024;
         let mut helpers = Vec::new();
         let mut idle_stdin = None;
-        match spec.stdin.clone() {
+        match stdin {
             Some(bytes) => helpers.push(super::process::feed_stdin(stdin_write, bytes)?),
             None => idle_stdin = Some(stdin_write),
         }
@@ -525,4 +571,68 @@ fn write_proc(path: &std::ffi::CStr, contents: &[u8]) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The three pipes of a program's standard streams, before the keeper gets
+/// the child's ends. A pipe for stdin either way: fed then closed for a
+/// client, idle and open for a server (see `process::spawn`).
+struct ProgramPipes {
+    stdin: (OwnedFd, OwnedFd),
+    stdout: (OwnedFd, OwnedFd),
+    stderr: (OwnedFd, OwnedFd),
+}
+
+impl ProgramPipes {
+    fn new() -> std::io::Result<ProgramPipes> {
+        Ok(ProgramPipes {
+            stdin: super::cloexec_pipe()?,
+            stdout: super::cloexec_pipe()?,
+            stderr: super::cloexec_pipe()?,
+        })
+    }
+
+    /// Splits them: the child's ends (stdin, stdout, stderr) and ours.
+    fn split(self) -> ([OwnedFd; 3], (OwnedFd, OwnedFd, OwnedFd)) {
+        let ProgramPipes {
+            stdin: (stdin_read, stdin_write),
+            stdout: (stdout_read, stdout_write),
+            stderr: (stderr_read, stderr_write),
+        } = self;
+        (
+            [stdin_read, stdout_write, stderr_write],
+            (stdin_write, stdout_read, stderr_read),
+        )
+    }
+}
+
+/// A program forked and set up in a cell, waiting to exec, with our ends
+/// of its standard streams.
+pub struct PreparedProgram {
+    program: super::prepared::Prepared,
+    pipes: (OwnedFd, OwnedFd, OwnedFd),
+}
+
+/// What the keeper is asked to start for `spec`.
+fn launch(
+    spec: &SpawnSpec,
+    limits: &Limits,
+    confinement: Option<Confinement>,
+    count_processes: bool,
+) -> keeper::Launch {
+    keeper::Launch {
+        program: spec.program.to_string_lossy().into_owned(),
+        args: spec.args.clone(),
+        cwd: spec.cwd.to_string_lossy().into_owned(),
+        env: spec.env.clone(),
+        // RLIMIT_NPROC counts the cell's user namespace: needed only where
+        // no pids group bounds the cell.
+        rlimits: Rlimits::new(limits, count_processes),
+        confinement: confinement.map(|confinement| {
+            Box::new(keeper::Confinement {
+                policy: confinement.policy,
+                credentials: confinement.credentials,
+                view: confinement.view,
+            })
+        }),
+    }
 }

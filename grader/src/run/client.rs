@@ -73,11 +73,6 @@ impl Grading<'_> {
                 return None;
             }
         };
-        // Every client test has a cell of its own: the next one opens
-        // while this one runs.
-        if more_tests {
-            self.open_client_cell_ahead();
-        }
         let peer_reach = open_network_for_client(&cell, &self.lab.extra_ports);
         // Held until the test's record is made: the port stays this test's.
         let port = match program::choose_port(&cell, program, self.lab.port, false) {
@@ -88,6 +83,15 @@ impl Grading<'_> {
                 return None;
             }
         };
+        let spawn = program::spawn_spec(plan, program, port.number, false);
+        // Every client test has a cell of its own: the next one opens while
+        // this one runs. In the namespace tier the client's port is the
+        // lab's in every test, so the next test starts the same command,
+        // and its cell prepares it.
+        if more_tests {
+            let same_next = cell.tier() == Tier::Namespace;
+            self.open_client_cell_ahead(same_next.then(|| spawn.clone()));
+        }
         let ended = Exchange::new(Setup {
             cell: &cell,
             protocol: self.lab.protocol,
@@ -98,7 +102,7 @@ impl Grading<'_> {
             client_closes_first: program::peer_lets_client_close_first(&cell),
             peer_reach,
             client: Some(StudentClient {
-                spawn: program::spawn_spec(plan, program, port.number, false),
+                spawn,
                 display: program.display.clone(),
                 workdir: plan.workdir.clone(),
             }),

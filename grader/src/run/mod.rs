@@ -263,13 +263,17 @@ impl<'a> Grading<'a> {
         }
     }
 
-    /// [`Grading::open_cell_ahead`] for the next client test, whose cell's
-    /// network opens ahead too. Only the client part asks for one: it runs
-    /// after every server test, so no server is started in a cell whose
-    /// names all resolve to itself unless its lab asks for that.
-    fn open_client_cell_ahead(&mut self) {
+    /// [`Grading::open_cell_ahead`] for the next client test: its cell's
+    /// network opens ahead too, and `client` is prepared to start in it.
+    /// Only the client part asks for one: it runs after every server test,
+    /// so no server is started in a cell whose names all resolve to itself
+    /// unless its lab asks for that.
+    fn open_client_cell_ahead(&mut self, client: Option<cell::SpawnSpec>) {
         if self.cell_ahead.is_none() {
-            self.cell_ahead = Some(cell::CellAhead::open_networked(self.cell_options.clone()));
+            self.cell_ahead = Some(cell::CellAhead::open_for_client(
+                self.cell_options.clone(),
+                client,
+            ));
         }
     }
 

@@ -18,6 +18,7 @@ pub mod labs;
 mod languages;
 mod outputs;
 mod pinger;
+mod prepared;
 mod resume;
 mod samples;
 mod sandbox;
