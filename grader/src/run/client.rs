@@ -65,7 +65,7 @@ impl Grading<'_> {
         let timeout = test
             .timeout(&self.limits)
             .min(self.deadline.saturating_duration_since(started));
-        let cell = match self.open_cell() {
+        let cell = match self.open_client_cell() {
             Ok(cell) => cell,
             Err(message) => {
                 let outcome = Outcome::Error { message };

@@ -96,6 +96,7 @@ pub fn grade(
         tests: Vec::new(),
         notes: Vec::new(),
         cell_ahead: Some(cell_ahead),
+        client_cell_ahead: None,
     };
     let result = |grading: Grading<'_>, status, server, client| SubmissionResult {
         lab: lab.name.clone(),
@@ -209,6 +210,9 @@ struct Grading<'a> {
     notes: Vec<String>,
     /// The next cell, opening while the current test runs.
     cell_ahead: Option<cell::CellAhead>,
+    /// The next client test's cell, opening with its network and its
+    /// client prepared (see [`Grading::open_client_cell_ahead`]).
+    client_cell_ahead: Option<cell::CellAhead>,
 }
 
 impl<'a> Grading<'a> {
@@ -233,11 +237,27 @@ impl<'a> Grading<'a> {
     }
 
     fn open_cell(&mut self) -> Result<Cell, String> {
-        let mut cell = match self.cell_ahead.take() {
+        let cell = match self.cell_ahead.take() {
             Some(ahead) => ahead.take(),
             None => Cell::open(&self.cell_options),
+        };
+        self.opened(cell)
+    }
+
+    /// A client test's cell: the one opened for it ahead if there is one.
+    fn open_client_cell(&mut self) -> Result<Cell, String> {
+        match self.client_cell_ahead.take() {
+            Some(ahead) => {
+                let cell = ahead.take();
+                self.opened(cell)
+            }
+            None => self.open_cell(),
         }
-        .map_err(|err| format!("grader error: opening a cell: {err}"))?;
+    }
+
+    /// A cell just taken, made this grading's.
+    fn opened(&mut self, cell: std::io::Result<Cell>) -> Result<Cell, String> {
+        let mut cell = cell.map_err(|err| format!("grader error: opening a cell: {err}"))?;
         // A spare was opened with its user alone; it runs this grading's copy.
         cell.adopt(self.cell_options.sandbox.clone());
         if self.isolation.is_none() {
@@ -265,12 +285,12 @@ impl<'a> Grading<'a> {
 
     /// [`Grading::open_cell_ahead`] for the next client test: its cell's
     /// network opens ahead too, and `client` is prepared to start in it.
-    /// Only the client part asks for one: it runs after every server test,
-    /// so no server is started in a cell whose names all resolve to itself
+    /// Such a cell has a slot of its own, which only client tests take, so
+    /// no server is started in a cell whose names all resolve to itself
     /// unless its lab asks for that.
     fn open_client_cell_ahead(&mut self, client: Option<cell::SpawnSpec>) {
-        if self.cell_ahead.is_none() {
-            self.cell_ahead = Some(cell::CellAhead::open_for_client(
+        if self.client_cell_ahead.is_none() {
+            self.client_cell_ahead = Some(cell::CellAhead::open_for_client(
                 self.cell_options.clone(),
                 client,
             ));
