@@ -126,6 +126,17 @@ pub struct SpawnSpec {
     pub any_tcp_port: bool,
 }
 
+impl SpawnSpec {
+    /// The same command with no standard input given: what a prepared
+    /// program and a worked-out confinement are kept by.
+    pub fn command(&self) -> SpawnSpec {
+        SpawnSpec {
+            stdin: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// A program running in a cell.
 pub struct CellProcess {
     pub pid: i32,
@@ -657,10 +668,7 @@ impl Cell {
         let program =
             keeper.prepare(&marked, &self.limits, confinement, !self.bounds_processes())?;
         *self.prepared.lock().expect("prepared program") = Some(ReadyToStart {
-            spec: SpawnSpec {
-                stdin: None,
-                ..spec.clone()
-            },
+            spec: spec.command(),
             program,
             polled,
         });
@@ -674,11 +682,7 @@ impl Cell {
             return None;
         };
         let ready = self.prepared.lock().expect("prepared program").take()?;
-        let same = SpawnSpec {
-            stdin: None,
-            ..spec.clone()
-        } == ready.spec;
-        if !same {
+        if spec.command() != ready.spec {
             return None;
         }
         Some(
@@ -706,11 +710,7 @@ impl Cell {
                 sandbox.hand_over().map_err(std::io::Error::other)?;
                 let with_view = tier == Tier::Namespace && self.mount_view().is_ok();
                 let wanted = sandbox::Wanted {
-                    program: spec.program.clone(),
-                    args: spec.args.clone(),
-                    env: spec.env.clone(),
-                    cwd: spec.cwd.clone(),
-                    any_tcp_port: spec.any_tcp_port,
+                    command: spec.command(),
                     tier,
                     with_view,
                     disk_mb: self.limits.disk_mb,
@@ -954,13 +954,13 @@ impl Cell {
 /// How a program is confined in a cell of `wanted.tier`: its Landlock
 /// policy, its user, and in the namespace tier its mount view.
 fn work_out_confinement(sandbox: &Sandbox, wanted: &sandbox::Wanted) -> sandbox::Confinement {
+    let spec = &wanted.command;
     // Where the network is shared, TCP is limited to the port the program
     // was given; a namespace cell's network is its own.
     let tcp_ports = match wanted.tier {
-        Tier::Process if wanted.any_tcp_port => None,
+        Tier::Process if spec.any_tcp_port => None,
         Tier::Process => Some(
-            wanted
-                .env
+            spec.env
                 .iter()
                 .filter(|(key, _)| key == "SOCKLAB_PORT")
                 .filter_map(|(_, port)| port.parse().ok())
@@ -968,15 +968,14 @@ fn work_out_confinement(sandbox: &Sandbox, wanted: &sandbox::Wanted) -> sandbox:
         ),
         Tier::Namespace => None,
     };
-    let mut confinement =
-        sandbox.confinement(&wanted.program, &wanted.args, &wanted.env, tcp_ports);
+    let mut confinement = sandbox.confinement(&spec.program, &spec.args, &spec.env, tcp_ports);
     if wanted.tier == Tier::Namespace {
         if wanted.with_view {
             confinement.view = sandbox.mount_view(
-                &wanted.program,
-                &wanted.args,
-                &wanted.env,
-                &wanted.cwd,
+                &spec.program,
+                &spec.args,
+                &spec.env,
+                &spec.cwd,
                 wanted.disk_mb,
             );
         }

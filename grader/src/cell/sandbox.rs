@@ -88,11 +88,8 @@ struct Shared {
 /// sandbox: what starts, where, in which tier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Wanted {
-    pub program: PathBuf,
-    pub args: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
-    pub any_tcp_port: bool,
+    /// The command, without its standard input (see `SpawnSpec::command`).
+    pub command: super::SpawnSpec,
     pub tier: super::Tier,
     /// The program gets a mount view of its own.
     pub with_view: bool,

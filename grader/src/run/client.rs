@@ -85,12 +85,10 @@ impl Grading<'_> {
         };
         let spawn = program::spawn_spec(plan, program, port.number, false);
         // Every client test has a cell of its own: the next one opens while
-        // this one runs. In the namespace tier the client's port is the
-        // lab's in every test, so the next test starts the same command,
-        // and its cell prepares it.
+        // this one runs, with the client prepared where it is the same.
         if more_tests {
-            let same_next = cell.tier() == Tier::Namespace;
-            self.open_client_cell_ahead(same_next.then(|| spawn.clone()));
+            let next = program::next_client_spec(&cell, plan, program, self.lab.port);
+            self.open_client_cell_ahead(next);
         }
         let ended = Exchange::new(Setup {
             cell: &cell,

@@ -58,6 +58,19 @@ pub fn environment(plan: &Plan, port: u16) -> Vec<(String, String)> {
     env
 }
 
+/// The client's command in a client test's cell after `cell`, where it is
+/// sure to be the same: in the namespace tier every cell gives it the lab's
+/// port (see [`choose_port`]), so that cell can prepare it. `None` in the
+/// process tier, where each test gets a port of its own.
+pub fn next_client_spec(
+    cell: &Cell,
+    plan: &Plan,
+    client: &ProgramPlan,
+    lab_port: u16,
+) -> Option<SpawnSpec> {
+    (cell.tier() == Tier::Namespace).then(|| spawn_spec(plan, client, lab_port, false))
+}
+
 /// How to start `program` told to use `port`, in the submission's copy,
 /// with standard input left idle (a client test gives its own).
 pub fn spawn_spec(plan: &Plan, program: &ProgramPlan, port: u16, any_port: bool) -> SpawnSpec {

@@ -273,15 +273,13 @@ impl Grading<'_> {
     ) -> Result<RunningServer, Failure> {
         let cell = self.open_cell().map_err(Failure::grader_message)?;
         // The client tests that follow open a cell each: the first opens
-        // while the server is tested, its client prepared in the namespace
-        // tier, where the client's port is the lab's (see `client_part`).
+        // while the server is tested, its client prepared where it can be.
         if let Some(client) = plan
             .program(Part::Client)
             .filter(|_| self.lab.tests.iter().any(|test| test.part == Part::Client))
         {
-            let prepared = (cell.tier() == crate::cell::Tier::Namespace)
-                .then(|| program::spawn_spec(plan, client, self.lab.port, false));
-            self.open_client_cell_ahead(prepared);
+            let next = program::next_client_spec(&cell, plan, client, self.lab.port);
+            self.open_client_cell_ahead(next);
         }
         // A server free to choose its port may choose 80, as a web server
         // does: a namespace cell's network lets its programs bind any port.

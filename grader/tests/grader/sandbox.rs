@@ -7,19 +7,22 @@
 use std::cell::Cell as Counter;
 use std::path::PathBuf;
 
-use grader::cell::{Sandbox, Tier, Wanted};
+use grader::cell::{Sandbox, SpawnSpec, Tier, Wanted};
 use grader::scratch::Scratch;
 
 fn client(port: &str) -> Wanted {
     Wanted {
-        program: PathBuf::from("/usr/bin/python3"),
-        args: vec!["client.py".into()],
-        env: vec![
-            ("PATH".into(), "/usr/bin:/bin".into()),
-            ("SOCKLAB_PORT".into(), port.into()),
-        ],
-        cwd: PathBuf::from("/tmp"),
-        any_tcp_port: false,
+        command: SpawnSpec {
+            program: PathBuf::from("/usr/bin/python3"),
+            args: vec!["client.py".into()],
+            env: vec![
+                ("PATH".into(), "/usr/bin:/bin".into()),
+                ("SOCKLAB_PORT".into(), port.into()),
+            ],
+            cwd: PathBuf::from("/tmp"),
+            stdin: None,
+            any_tcp_port: false,
+        },
         tier: Tier::Process,
         with_view: false,
         disk_mb: 64,
@@ -34,7 +37,8 @@ fn each_program_is_confined_once_per_grading_and_by_all_it_depends_on() {
     let confine = |sandbox: &Sandbox, wanted: Wanted| {
         sandbox.confinement_of(wanted, |wanted| {
             worked_out.set(worked_out.get() + 1);
-            sandbox.confinement(&wanted.program, &wanted.args, &wanted.env, None)
+            let command = &wanted.command;
+            sandbox.confinement(&command.program, &command.args, &command.env, None)
         })
     };
     let first = confine(&sandbox, client("12000"));
