@@ -34,6 +34,9 @@ pub(super) const VIEWS_HELD_ARG: &str = "--views-held";
 /// Largest control message; requests carry a command line and environment.
 pub(super) const MAX_MESSAGE: usize = 256 * 1024;
 
+/// Most fds one message carries: a `Prepare`'s five, or a batch of sockets.
+pub(super) const MAX_FDS: usize = 8;
+
 #[derive(Serialize, Deserialize, Debug)]
 pub(super) enum Request {
     /// Start a program; its stdin, stdout and stderr arrive as three fds.
@@ -43,8 +46,14 @@ pub(super) enum Request {
     /// stderr, the read end of the pipe whose byte starts it, and the write
     /// end of the pipe that reports its exec. Answered with `Spawned`.
     Prepare { id: u64, launch: Launch },
-    /// Create a socket in the cell's network namespace.
-    Socket { id: u64, transport: Transport },
+    /// Create `count` sockets in the cell's network namespace, at most
+    /// [`MAX_FDS`]: the grader keeps the ones it does not need yet, so most
+    /// of its sockets cost no round trip (see `Keeper::socket`).
+    Sockets {
+        id: u64,
+        transport: Transport,
+        count: usize,
+    },
     /// Create a socket-diagnostics netlink socket in the cell's network
     /// namespace (answered like `Socket`): netlink answers for the namespace
     /// a socket was created in, so the grader reads the cell's sockets
@@ -86,12 +95,16 @@ pub(super) enum Reply {
         /// Why this kernel refuses the keeper a private mount view, if it does.
         #[serde(default)]
         views_refused: Option<String>,
+        /// The transports of the sockets attached, in order: the cell's first
+        /// sockets, made before any program starts to compete for the CPU.
+        #[serde(default)]
+        sockets: Vec<Transport>,
     },
     Spawned {
         id: u64,
         pid: i32,
     },
-    /// The socket is attached as one fd.
+    /// The sockets are attached, one fd each.
     Socket {
         id: u64,
     },
@@ -145,14 +158,20 @@ fn serve(control: BorrowedFd<'_>) -> std::io::Result<()> {
     } else {
         super::mount::probe().err()
     };
-    send(
-        control,
-        &Reply::Ready {
-            init_pid: init_pid.as_raw(),
-            views_refused,
+    let transports = [Transport::Udp, Transport::Tcp].repeat(MAX_FDS / 2);
+    // None if one cannot be made: the grader asks for each socket then.
+    let sockets = new_sockets(&transports).unwrap_or_default();
+    let ready = Reply::Ready {
+        init_pid: init_pid.as_raw(),
+        views_refused,
+        sockets: if sockets.is_empty() {
+            Vec::new()
+        } else {
+            transports
         },
-        &[],
-    )?;
+    };
+    send(control, &ready, &raw_fds(&sockets))?;
+    drop(sockets);
     let mut children: HashMap<i32, OwnedFd> = HashMap::new();
     let result = serve_requests(control, init_pid, &mut children);
     let _ = kill(init_pid, Signal::SIGKILL);
@@ -272,11 +291,12 @@ fn handle(
             .and_then(|start| start.fork(&set_up, go, started));
             reply_started(control, children, id, forked)
         }
-        Request::Socket { id, transport } => match super::new_socket(transport) {
-            Ok(socket) => {
-                let fd = OwnedFd::from(socket);
-                send(control, &Reply::Socket { id }, &[fd.as_raw_fd()])
-            }
+        Request::Sockets {
+            id,
+            transport,
+            count,
+        } => match new_sockets(&vec![transport; count.clamp(1, MAX_FDS)]) {
+            Ok(sockets) => send(control, &Reply::Socket { id }, &raw_fds(&sockets)),
             Err(err) => send(
                 control,
                 &Reply::Failed {
@@ -306,6 +326,18 @@ fn handle(
             Ok(())
         }
     }
+}
+
+/// New sockets of the keeper's network namespace, of `transports`.
+fn new_sockets(transports: &[Transport]) -> std::io::Result<Vec<OwnedFd>> {
+    transports
+        .iter()
+        .map(|&transport| super::new_socket(transport).map(OwnedFd::from))
+        .collect()
+}
+
+fn raw_fds(fds: &[OwnedFd]) -> Vec<RawFd> {
+    fds.iter().map(AsRawFd::as_raw_fd).collect()
 }
 
 /// Answers a `Spawn` or `Prepare` with the pid it started, which the keeper
@@ -498,7 +530,7 @@ pub(super) fn receive<T: for<'de> Deserialize<'de>>(
     control: BorrowedFd<'_>,
 ) -> std::io::Result<Option<(T, Vec<OwnedFd>)>> {
     let mut buffer = vec![0u8; MAX_MESSAGE];
-    let mut space = nix::cmsg_space!([RawFd; 5]);
+    let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
     let (length, fds) = loop {
         let mut iov = [IoSliceMut::new(&mut buffer)];
         match recvmsg::<()>(

@@ -42,7 +42,37 @@ pub struct Keeper {
     pending: Pending,
     exits: Exits,
     next_id: Mutex<u64>,
+    /// Sockets the keeper created in the cell and no test has taken yet.
+    sockets: Mutex<SocketStock>,
     reader: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Fresh sockets of the cell's network namespace, by transport: the keeper's
+/// `Ready` brings the first, and each round trip to it after (0.1-0.4 ms,
+/// more while a program starts) a batch, so most of a grading's sockets
+/// are taken from here.
+#[derive(Default)]
+struct SocketStock {
+    tcp: Vec<Socket>,
+    udp: Vec<Socket>,
+}
+
+impl SocketStock {
+    /// The sockets attached to the keeper's `Ready`, of the transports it names.
+    fn of_ready(transports: &[Transport], fds: Vec<OwnedFd>) -> SocketStock {
+        let mut stock = SocketStock::default();
+        for (&transport, fd) in transports.iter().zip(fds) {
+            stock.of(transport).push(Socket::from(fd));
+        }
+        stock
+    }
+
+    fn of(&mut self, transport: Transport) -> &mut Vec<Socket> {
+        match transport {
+            Transport::Tcp => &mut self.tcp,
+            Transport::Udp => &mut self.udp,
+        }
+    }
 }
 
 impl Keeper {
@@ -113,14 +143,16 @@ impl Keeper {
             pending,
             exits,
             next_id: Mutex::new(0),
+            sockets: Mutex::default(),
             reader: Some(reader),
         };
         match ready_rx.recv_timeout(KEEPER_START) {
-            Ok(views_refused) => {
+            Ok((views_refused, stock)) => {
                 if views_refused.is_none() {
                     VIEWS_HELD.store(true, Ordering::Relaxed);
                 }
                 keeper.views_refused = views_refused;
+                keeper.sockets = Mutex::new(stock);
                 Ok(keeper)
             }
             Err(_) => {
@@ -155,7 +187,7 @@ impl Keeper {
         let id = match request {
             Request::Spawn { id, .. }
             | Request::Prepare { id, .. }
-            | Request::Socket { id, .. }
+            | Request::Sockets { id, .. }
             | Request::DiagSocket { id }
             | Request::OpenNetwork { id } => *id,
             Request::SignalAll { .. } => unreachable!("signals get no reply"),
@@ -283,16 +315,31 @@ impl Keeper {
         })
     }
 
+    /// A fresh socket of the cell's network namespace, from the stock when
+    /// it holds one, else with a new batch for the stock.
     pub fn socket(&self, transport: Transport) -> std::io::Result<Socket> {
-        let (reply, mut fds) = self.request(
-            &Request::Socket {
-                id: self.next_id(),
-                transport,
-            },
-            &[],
-        )?;
+        let mut stock = self.sockets.lock().expect("socket stock");
+        if stock.of(transport).is_empty() {
+            *stock.of(transport) = self.new_sockets(transport)?;
+        }
+        stock
+            .of(transport)
+            .pop()
+            .ok_or_else(|| std::io::Error::other("the cell keeper sent no socket"))
+    }
+
+    /// A batch of new sockets from the keeper.
+    fn new_sockets(&self, transport: Transport) -> std::io::Result<Vec<Socket>> {
+        let request = Request::Sockets {
+            id: self.next_id(),
+            transport,
+            count: keeper::MAX_FDS,
+        };
+        let (reply, fds) = self.request(&request, &[])?;
         match reply {
-            Reply::Socket { .. } if fds.len() == 1 => Ok(Socket::from(fds.remove(0))),
+            Reply::Socket { .. } if !fds.is_empty() => {
+                Ok(fds.into_iter().map(Socket::from).collect())
+            }
             Reply::Failed { error, .. } => Err(std::io::Error::other(error)),
             other => Err(std::io::Error::other(format!(
                 "unexpected keeper reply {other:?}"
@@ -355,15 +402,20 @@ fn read_replies(
     control: &OwnedFd,
     pending: &Pending,
     exits: &Exits,
-    ready: Sender<Option<String>>,
+    ready: Sender<(Option<String>, SocketStock)>,
 ) {
     loop {
         let Ok(Some((reply, fds))) = keeper::receive::<Reply>(control.as_fd()) else {
             break;
         };
         match reply {
-            Reply::Ready { views_refused, .. } => {
-                let _ = ready.send(views_refused);
+            Reply::Ready {
+                views_refused,
+                sockets,
+                ..
+            } => {
+                let stock = SocketStock::of_ready(&sockets, fds);
+                let _ = ready.send((views_refused, stock));
             }
             Reply::Exited { pid, code, signal } => {
                 let exit = match (code, signal) {

@@ -29,18 +29,7 @@ fn open_cell(scratch: &Scratch) -> Option<Cell> {
 }
 
 fn open_cell_with(sandbox: Option<Sandbox>) -> Option<Cell> {
-    if !support::namespaces_available() {
-        eprintln!("skipped: this kernel refuses unprivileged namespaces");
-        return None;
-    }
-    let options = CellOptions {
-        isolation: IsolationRequest::Namespace,
-        keeper: Some(support::grader_binary()),
-        limits: grader::limits::Limits::default(),
-        label: Some("hard-coded".into()),
-        sandbox,
-    };
-    let cell = Cell::open(&options).expect("a namespace cell");
+    let cell = support::namespace_cell("hard-coded", sandbox)?;
     let started = Instant::now();
     let opened = cell.open_network().expect("the cell's network opens");
     eprintln!(

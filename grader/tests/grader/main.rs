@@ -7,6 +7,7 @@ mod support;
 mod adversarial;
 mod assign;
 mod batch;
+mod cell_sockets;
 mod cli;
 mod files;
 mod formats;

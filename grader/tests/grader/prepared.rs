@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use grader::cell::{Cell, CellOptions, IsolationRequest, Sandbox, SpawnSpec};
+use grader::cell::{Cell, Sandbox, SpawnSpec};
 use grader::scratch::Scratch;
 
 use crate::support;
@@ -17,18 +17,7 @@ const AT_MOST: Duration = Duration::from_secs(60);
 /// A grading's namespace cell (its sandbox, its view), its network opened
 /// as a client test's is; `None` where the kernel refuses.
 fn open_cell(sandbox: &Sandbox) -> Option<Cell> {
-    if !support::namespaces_available() {
-        eprintln!("skipped: this kernel refuses unprivileged namespaces");
-        return None;
-    }
-    let cell = Cell::open(&CellOptions {
-        isolation: IsolationRequest::Namespace,
-        keeper: Some(support::grader_binary()),
-        limits: grader::limits::Limits::default(),
-        label: Some("prepared".into()),
-        sandbox: Some(sandbox.clone()),
-    })
-    .expect("a namespace cell");
+    let cell = support::namespace_cell("prepared", Some(sandbox.clone()))?;
     cell.open_network().expect("the cell's network opens");
     Some(cell)
 }

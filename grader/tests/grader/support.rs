@@ -103,14 +103,34 @@ pub fn summary(result: &SubmissionResult) -> String {
 
 /// Whether this kernel lets the grader open namespace cells.
 pub fn namespaces_available() -> bool {
-    let options = grader::cell::CellOptions {
+    grader::cell::Cell::open(&namespace_options(None, None)).is_ok()
+}
+
+/// A namespace cell labelled `label`, with `sandbox` as a grading gives
+/// one; `None`, with the reason printed, where the kernel refuses.
+pub fn namespace_cell(
+    label: &str,
+    sandbox: Option<grader::cell::Sandbox>,
+) -> Option<grader::cell::Cell> {
+    if !namespaces_available() {
+        eprintln!("skipped: this kernel refuses unprivileged namespaces");
+        return None;
+    }
+    let options = namespace_options(Some(label.to_string()), sandbox);
+    Some(grader::cell::Cell::open(&options).expect("a namespace cell"))
+}
+
+fn namespace_options(
+    label: Option<String>,
+    sandbox: Option<grader::cell::Sandbox>,
+) -> grader::cell::CellOptions {
+    grader::cell::CellOptions {
         isolation: IsolationRequest::Namespace,
         keeper: Some(grader_binary()),
         limits: grader::limits::Limits::default(),
-        label: None,
-        sandbox: None,
-    };
-    grader::cell::Cell::open(&options).is_ok()
+        label,
+        sandbox,
+    }
 }
 
 /// Copies the directory `from` to `to` (created), recursively.
