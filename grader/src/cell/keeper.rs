@@ -35,7 +35,7 @@ pub(super) const VIEWS_HELD_ARG: &str = "--views-held";
 pub(super) const MAX_MESSAGE: usize = 256 * 1024;
 
 /// Most fds one message carries: a `Prepare`'s five, or a batch of sockets.
-pub(super) const MAX_FDS: usize = 8;
+const MAX_FDS: usize = 8;
 
 #[derive(Serialize, Deserialize, Debug)]
 pub(super) enum Request {
@@ -46,14 +46,10 @@ pub(super) enum Request {
     /// stderr, the read end of the pipe whose byte starts it, and the write
     /// end of the pipe that reports its exec. Answered with `Spawned`.
     Prepare { id: u64, launch: Launch },
-    /// Create `count` sockets in the cell's network namespace, at most
-    /// [`MAX_FDS`]: the grader keeps the ones it does not need yet, so most
-    /// of its sockets cost no round trip (see `Keeper::socket`).
-    Sockets {
-        id: u64,
-        transport: Transport,
-        count: usize,
-    },
+    /// Create [`MAX_FDS`] sockets in the cell's network namespace: the
+    /// grader keeps the ones it does not need yet, so most of its sockets
+    /// cost no round trip (see `Keeper::socket`).
+    Sockets { id: u64, transport: Transport },
     /// Create a socket-diagnostics netlink socket in the cell's network
     /// namespace (answered like `Socket`): netlink answers for the namespace
     /// a socket was created in, so the grader reads the cell's sockets
@@ -171,6 +167,8 @@ fn serve(control: BorrowedFd<'_>) -> std::io::Result<()> {
         },
     };
     send(control, &ready, &raw_fds(&sockets))?;
+    // The grader holds them now; the keeper's copies close here, not when
+    // the cell ends.
     drop(sockets);
     let mut children: HashMap<i32, OwnedFd> = HashMap::new();
     let result = serve_requests(control, init_pid, &mut children);
@@ -291,11 +289,7 @@ fn handle(
             .and_then(|start| start.fork(&set_up, go, started));
             reply_started(control, children, id, forked)
         }
-        Request::Sockets {
-            id,
-            transport,
-            count,
-        } => match new_sockets(&vec![transport; count.clamp(1, MAX_FDS)]) {
+        Request::Sockets { id, transport } => match new_sockets(&[transport; MAX_FDS]) {
             Ok(sockets) => send(control, &Reply::Socket { id }, &raw_fds(&sockets)),
             Err(err) => send(
                 control,

@@ -333,7 +333,6 @@ impl Keeper {
         let request = Request::Sockets {
             id: self.next_id(),
             transport,
-            count: keeper::MAX_FDS,
         };
         let (reply, fds) = self.request(&request, &[])?;
         match reply {
